@@ -1,0 +1,267 @@
+"""``si_explorer.open``: from paths to a :class:`~si_explorer.stack.Stack`.
+
+The steps, each in its own module: resolve the files of an acquisition; index the first
+file (predicted and verified stride, or a walk); read its ScanImage metadata; resolve the
+layout (stated by the user, from the metadata, or from tifffile for other TIFFs); predict
+the other files' page counts from their sizes (they are indexed when first read); build the
+planes reader and the stack.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import warnings
+
+from .acquisition import StackMetadata
+from .errors import LayoutError, NotATiffError, SourceNotFoundError, TruncatedFileWarning
+from .read.planes import PagedPlanes, SeriesPlanes, SourceFile
+from .scanimage.layout import Layout, layout_for_pages, layout_from_metadata
+from .scanimage.metadata import read_metadata
+from .stack import Stack, _with_channel
+from .tiff import NonUniformPagesError, PageIndex, build_index
+
+_FILE_NUMBER = re.compile(r"^(?P<stem>.*?)(?P<number>\d+)(?P<ext>\.tiff?)$", re.IGNORECASE)
+
+
+def resolve_sources(source) -> list[str]:
+    """The files of an acquisition, in acquisition order.
+
+    ``source`` is a path, a glob, or a list of paths. Files named ``..._00001.tif``,
+    ``..._00002.tif`` ... must be consecutive: a gap would silently shift time.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        if os.path.isdir(text):
+            raise NotATiffError(
+                text, "is a directory; pass a file, a list of files or a glob such as 'dir/*.tif'"
+            )
+        if os.path.exists(text):
+            paths = [text]
+        elif glob.has_magic(text):
+            paths = sorted(glob.glob(text), key=_natural_key)
+            if not paths:
+                raise SourceNotFoundError(text, "no file matches this pattern")
+        else:
+            raise SourceNotFoundError(text, "no such file")
+    else:
+        paths = [os.fspath(p) for p in source]
+        if not paths:
+            raise SourceNotFoundError(None, "an empty list of files was given")
+        for path in paths:
+            if not os.path.exists(path):
+                raise SourceNotFoundError(path, "no such file")
+            if os.path.isdir(path):
+                raise NotATiffError(path, "is a directory, not a TIFF file")
+    _check_sequence(paths)
+    return paths
+
+
+def _natural_key(path: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
+
+
+def _check_sequence(paths: list[str]) -> None:
+    if len(paths) < 2:
+        return
+    matches = [_FILE_NUMBER.match(os.path.basename(p)) for p in paths]
+    if not all(matches) or len({(m["stem"], m["ext"]) for m in matches}) != 1:
+        return  # not a numbered series: the caller's order is the acquisition order
+    numbers = [int(m["number"]) for m in matches]
+    for previous, (path, number) in zip(numbers, list(zip(paths, numbers))[1:]):
+        if number != previous + 1:
+            missing = matches[0]["stem"] + str(previous + 1).zfill(len(matches[0]["number"]))
+            raise SourceNotFoundError(
+                path,
+                f"the acquisition's files are not consecutive: {missing}{matches[0]['ext']} "
+                "is missing before this one",
+            )
+
+
+def _predicted_pages(first: PageIndex, path: str) -> int | None:
+    """Page count of another file of the same acquisition from its size alone, when exact."""
+    if first.stride is None:
+        return None
+    header = first.file_size - first.missing_bytes - first.n_pages * first.stride
+    size = os.path.getsize(path)
+    pages, rest = divmod(size - header, first.stride)
+    return int(pages) if rest == 0 and pages > 0 else None
+
+
+def _truncation_note(index: PageIndex) -> str:
+    return (
+        f"{index.path}: the file ends inside a page ({index.missing_bytes:,} bytes of a partial "
+        f"page after {index.n_pages:,} complete pages); only the complete pages are served"
+    )
+
+
+def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpose
+    source,
+    *,
+    channel: int = 0,
+    lbm: bool | None = None,
+    layout: Layout | None = None,
+    chunks="page",
+    backend: str = "auto",
+    mosaic: bool = False,
+    progress: bool | None = None,
+) -> Stack:
+    """Open a ScanImage acquisition (or any TIFF) as a lazy ``(field, time, z, y, x)`` stack.
+
+    Parameters
+    ----------
+    source : path, glob or list of paths
+        One file, or the files of one acquisition (``..._00001.tif``, ``..._00002.tif``),
+        concatenated along time.
+    channel : int
+        Index into the saved channels (``stack.channels``) for colour channels.
+    lbm : bool or None
+        Light Beads Microscopy: saved channels are z planes. None detects it.
+    layout : Layout or None
+        State the layout and skip the metadata (checked against the page count).
+    chunks : "page", "volume", "frames:k" or a tuple of 5 sizes
+        The dask chunk scheme of ``stack.data``.
+    backend : "auto", "pread", "mmap" or "tifffile"
+    mosaic : bool
+        Multi-ROI: one field with the ROIs placed at their scanfield centres.
+    progress : bool or None
+        Show progress bars for long work (None: only when it is long).
+
+    >>> import si_explorer                                   # doctest: +SKIP
+    >>> stack = si_explorer.open("rec_00001_00001.tif")      # doctest: +SKIP
+    >>> stack.shape, stack.dims                              # doctest: +SKIP
+    """
+    paths = resolve_sources(source)
+    try:
+        first = build_index(paths[0], progress=progress)
+    except NonUniformPagesError:
+        return _open_series(paths, channel, layout, chunks, backend)
+    files = [SourceFile(paths[0], first.n_pages, first)]
+    for path in paths[1:]:
+        predicted = _predicted_pages(first, path)
+        if predicted is None:
+            index = build_index(path, progress=progress)
+            _check_same_pages(first, index)
+            files.append(SourceFile(path, index.n_pages, index))
+        else:
+            files.append(SourceFile(path, predicted))
+    n_pages = sum(f.expected_pages for f in files)
+    for f in files[:-1]:
+        if f.indexed and f.index.missing_bytes:
+            raise LayoutError(
+                f.path, "ends inside a page but is not the last file of the acquisition"
+            )
+
+    scanimage = read_metadata(
+        paths[0], files[0].reader.read_bytes, first_description=_first_description(files[0])
+    )
+    notes = []
+    if layout is not None:
+        if not isinstance(layout, Layout):
+            raise LayoutError(
+                paths[0], f"layout must be a si_explorer.Layout, not {type(layout).__name__}"
+            )
+        resolved = layout.check(n_pages, first.shape, paths[0])
+        if resolved.frames is None:
+            resolved = resolved.with_frames(n_pages)
+    elif scanimage is not None:
+        resolved = layout_from_metadata(scanimage, n_pages, first.shape, lbm=lbm, path=paths[0])
+    else:
+        resolved = _layout_from_tifffile(paths[0], n_pages, first.shape)
+        if resolved is None:
+            return _open_series(paths, channel, layout, chunks, backend)
+    leftover = resolved.leftover_pages(n_pages)
+    if leftover:
+        notes.append(
+            f"{paths[-1]}: {leftover:,} pages after the last complete volume are not in the stack"
+        )
+        warnings.warn(notes[-1], TruncatedFileWarning, stacklevel=2)
+    last = files[-1]
+    if last.indexed and last.index.missing_bytes:
+        notes.append(_truncation_note(last.index))
+        warnings.warn(notes[-1], TruncatedFileWarning, stacklevel=2)
+
+    channels = list(scanimage.channel_save) if scanimage is not None and not resolved.lbm else None
+    if not channels or len(channels) != resolved.channels:
+        channels = list(range(1, resolved.channels + 1))
+    planes = PagedPlanes(files, resolved, 0, mosaic=mosaic)
+    if channel:
+        planes = _with_channel(planes, channel, channels, paths[0])
+    elif resolved.channels < 1:
+        raise LayoutError(paths[0], "the layout has no channels")
+    metadata = StackMetadata(scanimage, planes) if scanimage is not None else None
+    return Stack(
+        planes,
+        metadata=metadata,
+        channels=channels,
+        channel=channel,
+        chunks=chunks,
+        backend=backend,
+        warnings=notes,
+    )
+
+
+def _first_description(source: SourceFile) -> bytes | None:
+    index = source.index
+    offset = int(index.desc_offsets[0])
+    if offset < 0:
+        return None
+    return source.reader.read_bytes(offset, int(index.desc_lengths[0]))
+
+
+def _check_same_pages(first: PageIndex, other: PageIndex) -> None:
+    if other.shape != first.shape or other.dtype != first.dtype:
+        raise LayoutError(
+            other.path,
+            f"pages are {other.shape[0]}x{other.shape[1]} {other.dtype}, but the acquisition's "
+            f"first file has {first.shape[0]}x{first.shape[1]} {first.dtype}",
+        )
+
+
+def _layout_from_tifffile(path: str, n_pages: int, page_shape) -> Layout | None:
+    """Layout of a non-ScanImage TIFF with uniform pages, from tifffile's series axes.
+
+    Returns None when the series is not a plain reordering of the pages (then tifffile's
+    own series reader is used instead).
+    """
+    import tifffile
+
+    with tifffile.TiffFile(path, _multifile=False) as tif:
+        if tif.is_imagej and tif.imagej_metadata:
+            meta = tif.imagej_metadata
+            frames, planes, channels = (
+                int(meta.get(k, 1)) for k in ("frames", "slices", "channels")
+            )
+            if frames * planes * channels == n_pages:
+                return Layout(
+                    frames=frames,
+                    planes=planes,
+                    channels=channels,
+                    order="tzc",
+                    page_shape=page_shape,
+                )
+            return None
+        if tif.is_ome or len(tif.series) != 1:
+            return None
+    return layout_for_pages(n_pages, page_shape)
+
+
+def _open_series(paths, channel, layout, chunks, backend) -> Stack:
+    if len(paths) > 1:
+        raise LayoutError(
+            paths[0], "only ScanImage acquisitions and uniform TIFFs can span several files"
+        )
+    if layout is not None:
+        raise LayoutError(paths[0], "a stated layout needs uniform pages; this TIFF's pages differ")
+    planes = SeriesPlanes(paths[0], channel)
+    return Stack(
+        planes,
+        channels=list(range(1, planes.n_channels + 1)),
+        channel=channel,
+        chunks=chunks,
+        backend=backend,
+    )
+
+
+__all__ = ["open", "resolve_sources"]

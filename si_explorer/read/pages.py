@@ -1,0 +1,214 @@
+"""Read rectangles of pixels out of the pages of one TIFF file.
+
+This is the only module that reads pixel bytes. Three backends:
+
+- ``pread``: one positioned read per page region (``os.preadv`` straight into the output
+  array). No shared file pointer, so any number of threads can read at once.
+- ``mmap``: a read-only memory map; regions are copied out of it without a system call,
+  and narrow regions (a pixel, a small ROI) over many pages are gathered in one numpy
+  fancy-index, which is what makes traces fast.
+- ``tifffile``: tifffile decodes the page found at our indexed IFD offset; the reference
+  reader, and the only one for compressed or tiled pages.
+
+Files are opened read-only, lazily, once per process: a reader that was pickled to a
+dask worker (or inherited through fork) opens its own descriptor on first use.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+
+import numpy as np
+
+from ..errors import SIExplorerError
+from ..tiff import PageIndex
+
+BACKENDS = ("pread", "mmap", "tifffile")
+
+
+class PageReader:
+    """Reads regions of pages of one file, described by its :class:`PageIndex`."""
+
+    def __init__(self, index: PageIndex):
+        self.index = index
+        self._lock = threading.Lock()
+        self._pid = None
+        self._fd = None
+        self._mmap = None
+        self._flat = None
+        self._tiff = None
+
+    # Pickle only the index: descriptors, maps and tifffile handles belong to one process.
+    def __getstate__(self):
+        return {"index": self.index}
+
+    def __setstate__(self, state):
+        self.__init__(state["index"])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._tiff is not None:
+                self._tiff.close()
+            self._flat = None
+            if self._mmap is not None:
+                try:
+                    self._mmap.close()
+                except BufferError:
+                    # A caller still holds a view; the map is freed when that view dies.
+                    pass
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = self._mmap = self._tiff = None
+            self._pid = None
+
+    def _check_process(self) -> None:
+        if self._pid != os.getpid():
+            # Forked or unpickled: the parent's descriptors are not ours to use.
+            self._fd = self._mmap = self._flat = self._tiff = None
+            self._pid = os.getpid()
+
+    def _descriptor(self) -> int:
+        if self._fd is None or self._pid != os.getpid():
+            with self._lock:
+                self._check_process()
+                if self._fd is None:
+                    try:
+                        self._fd = os.open(
+                            self.index.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)
+                        )
+                    except OSError as exc:
+                        raise SIExplorerError(
+                            self.index.path, f"cannot open: {exc.strerror}"
+                        ) from None
+        return self._fd
+
+    def _map(self) -> mmap.mmap:
+        """The file's read-only memory map (created once per process)."""
+        if self._mmap is None or self._pid != os.getpid():
+            fd = self._descriptor()
+            with self._lock:
+                if self._mmap is None:
+                    # Map only the indexed extent: bytes appended later (a file still being
+                    # written) are not part of this index anyway.
+                    self._mmap = mmap.mmap(fd, self.index.file_size, access=mmap.ACCESS_READ)
+        return self._mmap
+
+    def _pages_view(self) -> np.ndarray | None:
+        """All pages as one strided (n_pages, rows, columns) view, when the stride is constant."""
+        index = self.index
+        if index.stride is None:
+            return None
+        if self._flat is None or self._pid != os.getpid():
+            mapped = self._map()
+            item = index.dtype.itemsize
+            self._flat = np.ndarray(
+                (index.n_pages, *index.shape),
+                dtype=index.dtype,
+                buffer=mapped,
+                offset=int(index.data_offsets[0]),
+                strides=(index.stride, index.shape[1] * item, item),
+            )
+        return self._flat
+
+    def _tifffile(self):
+        import tifffile
+
+        if self._tiff is None or self._pid != os.getpid():
+            with self._lock:
+                self._check_process()
+                if self._tiff is None:
+                    # _multifile=False: never follow ImageJ/OME references to other files.
+                    self._tiff = tifffile.TiffFile(self.index.path, _multifile=False)
+        return self._tiff
+
+    # ------------------------------------------------------------------ reading
+
+    def read_bytes(self, offset: int, nbytes: int) -> bytes:
+        """Raw bytes (metadata, descriptions); short at the end of the file."""
+        return os.pread(self._descriptor(), nbytes, offset)
+
+    def read(
+        self,
+        pages: np.ndarray,
+        rows: tuple[int, int],
+        cols: tuple[int, int],
+        out: np.ndarray,
+        backend: str,
+    ) -> None:
+        """Copy ``page[rows[0]:rows[1], cols[0]:cols[1]]`` of each page into ``out[i]``.
+
+        ``pages`` are page numbers within this file; ``out`` has shape
+        ``(len(pages), rows[1]-rows[0], cols[1]-cols[0])`` and the index's dtype.
+        """
+        if len(pages) == 0 or rows[0] >= rows[1] or cols[0] >= cols[1]:
+            return
+        if backend == "tifffile" or not self.index.raw:
+            self._read_tifffile(pages, rows, cols, out)
+        elif backend == "mmap":
+            self._read_mmap(pages, rows, cols, out)
+        else:
+            self._read_pread(pages, rows, cols, out)
+
+    def _read_pread(self, pages, rows, cols, out) -> None:
+        fd = self._descriptor()
+        index = self.index
+        width = index.shape[1]
+        item = index.dtype.itemsize
+        starts = index.data_offsets[pages] + (rows[0] * width + cols[0]) * item
+        full_rows = cols[0] == 0 and cols[1] == width
+        if full_rows and out.flags.c_contiguous:
+            nbytes = out[0].nbytes
+            for i, start in enumerate(starts.tolist()):
+                got = os.preadv(fd, [out[i]], start)
+                if got != nbytes:
+                    self._short_read(int(pages[i]), start, nbytes, got)
+            return
+        # A column window: read the span from its first to its last pixel, keep the window.
+        span = ((rows[1] - rows[0] - 1) * width + (cols[1] - cols[0])) * item
+        buffer = np.empty((rows[1] - rows[0]) * width, dtype=index.dtype)
+        view = buffer.view(np.uint8)[:span]
+        ncols = cols[1] - cols[0]
+        for i, start in enumerate(starts.tolist()):
+            got = os.preadv(fd, [view], start)
+            if got != span:
+                self._short_read(int(pages[i]), start, span, got)
+            out[i] = buffer.reshape(rows[1] - rows[0], width)[:, :ncols]
+
+    def _read_mmap(self, pages, rows, cols, out) -> None:
+        view = self._pages_view()
+        if view is not None:
+            # One fancy index in C over the strided view: a single-pixel trace over 5,000
+            # pages is a 5,000-element gather, no Python loop.
+            out[...] = view[pages, rows[0] : rows[1], cols[0] : cols[1]]
+            return
+        mapped = self._map()
+        index = self.index
+        item = index.dtype.itemsize
+        shape = (rows[1] - rows[0], cols[1] - cols[0])
+        strides = (index.shape[1] * item, item)
+        starts = index.data_offsets[pages] + (rows[0] * index.shape[1] + cols[0]) * item
+        for i, start in enumerate(starts.tolist()):
+            out[i] = np.ndarray(shape, index.dtype, buffer=mapped, offset=start, strides=strides)
+
+    def _read_tifffile(self, pages, rows, cols, out) -> None:
+        import tifffile
+
+        tif = self._tifffile()
+        for i, page_number in enumerate(pages.tolist()):
+            # TiffPage reads the IFD at the file position: jump there from our index instead
+            # of letting tifffile walk the chain up to this page.
+            with self._lock:
+                tif.filehandle.seek(int(self.index.ifd_offsets[page_number]))
+                page = tifffile.TiffPage(tif, index=page_number)
+                plane = page.asarray()
+            plane = plane.reshape(plane.shape[-2:]) if plane.ndim > 2 else plane
+            out[i] = plane[rows[0] : rows[1], cols[0] : cols[1]]
+
+    def _short_read(self, page: int, offset: int, wanted: int, got: int) -> None:
+        raise SIExplorerError(
+            self.index.path,
+            f"page {page}: wanted {wanted} bytes at offset {offset} but the file gave {got}; "
+            "the file was shortened or changed after it was opened",
+        )

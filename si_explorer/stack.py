@@ -1,0 +1,490 @@
+"""The public :class:`Stack`: a lazily read (field, time, z, y, x) view of an acquisition."""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Iterator
+from functools import cached_property
+
+import numpy as np
+
+from .errors import SIExplorerError
+from .read.pages import BACKENDS
+
+DIMS = ("field", "time", "z", "y", "x")
+
+
+class StackIndexError(SIExplorerError, IndexError):
+    """An index or ROI outside the stack."""
+
+
+def parse_chunks(chunks, shape: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """Dask chunks for a chunk scheme: ``"page"``, ``"volume"``, ``"frames:k"`` or a tuple.
+
+    >>> parse_chunks("frames:4", (1, 10, 3, 8, 8))[1]
+    (4, 4, 2)
+    """
+    from dask.array.core import normalize_chunks
+
+    f, t, z, y, x = shape
+    if isinstance(chunks, str):
+        scheme = chunks.strip().lower()
+        if scheme == "page":
+            spec = (1, 1, 1, y, x)
+        elif scheme == "volume":
+            spec = (1, 1, z, y, x)
+        elif scheme.startswith("frames:"):
+            try:
+                k = int(scheme.split(":", 1)[1])
+            except ValueError:
+                k = 0
+            if k < 1:
+                raise SIExplorerError(
+                    None, f"chunks {chunks!r}: k in 'frames:k' must be an integer >= 1"
+                )
+            spec = (1, min(k, max(t, 1)), z, y, x)
+        else:
+            raise SIExplorerError(
+                None, f"chunks {chunks!r}: use 'page', 'volume', 'frames:k' or a tuple of 5 sizes"
+            )
+    else:
+        spec = tuple(chunks) if not isinstance(chunks, dict) else chunks
+        if not isinstance(spec, dict) and len(spec) != 5:
+            raise SIExplorerError(None, f"chunks {chunks!r}: give one entry per dimension {DIMS}")
+    try:
+        return normalize_chunks(spec, shape=shape, dtype=np.int16)
+    except (ValueError, TypeError) as exc:
+        raise SIExplorerError(None, f"chunks {chunks!r}: {exc}") from None
+
+
+class _BlockGetter:
+    """What dask's ``from_array`` slices: every block read goes straight to the planes reader."""
+
+    def __init__(self, planes, backend: str):
+        self.planes, self.backend = planes, backend
+        self.shape, self.dtype, self.ndim = tuple(planes.shape), planes.dtype, 5
+
+    def __getitem__(self, key):
+        ranges = [range(*k.indices(n)) for k, n in zip(key, self.shape)]
+        f, t, z, y, x = ranges
+        return self.planes.read(
+            np.arange(f.start, f.stop),
+            np.arange(t.start, t.stop),
+            np.arange(z.start, z.stop),
+            (y.start, y.stop),
+            (x.start, x.stop),
+            self.backend,
+        )
+
+
+class Stack:
+    """A ScanImage acquisition (or any TIFF) as a lazy ``(field, time, z, y, x)`` array.
+
+    Created by :func:`si_explorer.open`. Eager indexing (``stack[f, t, z]``) and
+    :meth:`timeseries` read only the bytes they need, without dask; :attr:`data` is the
+    same pixels as a dask array with the stack's chunk scheme.
+
+    >>> import si_explorer                                     # doctest: +SKIP
+    >>> with si_explorer.open("rec_00001_00001.tif") as stack:  # doctest: +SKIP
+    ...     plane = stack[0, 10, 3]          # (y, x) numpy array
+    ...     trace = stack.timeseries(100, 200, z=3)
+    """
+
+    dims = DIMS
+
+    def __init__(
+        self,
+        planes,
+        *,
+        metadata=None,
+        channels=(1,),
+        channel=0,
+        chunks="page",
+        backend="auto",
+        warnings=(),
+    ):
+        self._planes = planes
+        self._metadata = metadata
+        self.channels = list(channels)
+        self.channel = channel
+        self.chunk_scheme = chunks
+        self.chunks = parse_chunks(chunks, self.shape)
+        self._requested_backend = backend
+        self.backend = self._resolve_backend(backend)
+        self.warnings = tuple(warnings)
+
+    def _resolve_backend(self, backend: str) -> str:
+        if backend == "auto":
+            return "pread" if self._planes.raw else "tifffile"
+        if backend not in BACKENDS:
+            raise SIExplorerError(
+                None, f"backend {backend!r}: choose one of auto, {', '.join(BACKENDS)}"
+            )
+        if backend != "tifffile" and not self._planes.raw:
+            raise SIExplorerError(
+                self.paths[0],
+                f"backend {backend!r} reads uncompressed strips directly, but this file's pages are "
+                "compressed, tiled or not plain pages; use backend='tifffile' (or 'auto')",
+            )
+        return backend
+
+    # ------------------------------------------------------------------ description
+
+    @property
+    def shape(self) -> tuple[int, int, int, int, int]:
+        return tuple(int(n) for n in self._planes.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._planes.dtype
+
+    ndim = 5
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def field_shapes(self) -> list[tuple[int, int]]:
+        """True (height, width) of each field; planes are zero-padded to the largest."""
+        return self._planes.field_shapes()
+
+    @property
+    def layout(self):
+        """The :class:`~si_explorer.Layout` that maps pages to (field, time, z), if paged."""
+        return getattr(self._planes, "layout", None)
+
+    @property
+    def paths(self) -> list[str]:
+        files = getattr(self._planes, "files", None)
+        return [f.path for f in files] if files else [self._planes.path]
+
+    @property
+    def name(self) -> str:
+        import os
+
+        first = os.path.basename(self.paths[0])
+        return first if len(self.paths) == 1 else f"{first} (+{len(self.paths) - 1} files)"
+
+    @property
+    def metadata(self):
+        """ScanImage metadata (see :class:`si_explorer.metadata.StackMetadata`), or None."""
+        return self._metadata
+
+    def __repr__(self) -> str:
+        dims = ", ".join(f"{d}: {n}" for d, n in zip(self.dims, self.shape))
+        return (
+            f"<si_explorer.Stack {self.name} ({dims}) {self.dtype} "
+            f"channel {self.channel} of {len(self.channels)}, chunks={self.chunk_scheme!r}, "
+            f"backend={self.backend!r}>"
+        )
+
+    # ------------------------------------------------------------------ options
+
+    def with_options(self, *, channel=None, chunks=None, backend=None) -> Stack:
+        """A stack over the same files with another channel, chunk scheme or backend.
+
+        Cheap: file indexes and metadata are shared, nothing is re-read.
+        """
+        planes = self._planes
+        if channel is not None and channel != self.channel:
+            planes = _with_channel(planes, channel, self.channels, self.paths[0])
+        return Stack(
+            planes,
+            metadata=self._metadata,
+            channels=self.channels,
+            channel=self.channel if channel is None else channel,
+            chunks=self.chunk_scheme if chunks is None else chunks,
+            backend=self._requested_backend if backend is None else backend,
+        )
+
+    def rechunk(self, chunks) -> Stack:
+        """The same stack with another chunk scheme (see :func:`parse_chunks`)."""
+        return self.with_options(chunks=chunks)
+
+    # ------------------------------------------------------------------ dask
+
+    @cached_property
+    def data(self):
+        """The pixels as a dask array ``(field, time, z, y, x)`` with this stack's chunks."""
+        import dask.array as da
+        from dask.base import tokenize
+
+        getter = _BlockGetter(self._planes, self.backend)
+        token = tokenize(
+            self.paths,
+            self.layout,
+            self.channel,
+            self.backend,
+            self.chunks,
+            getattr(self._planes, "mosaic", False),
+        )
+        return da.from_array(
+            getter,
+            chunks=self.chunks,
+            name=f"si-explorer-{token}",
+            asarray=False,
+            fancy=False,
+            meta=np.empty((0,) * 5, dtype=self.dtype),
+            inline_array=True,
+        )
+
+    def __array__(self, dtype=None, copy=None):
+        array = self[...]
+        return array if dtype is None else array.astype(dtype)
+
+    # ------------------------------------------------------------------ blocks
+
+    def block_of(self, f: int, t: int, z: int) -> tuple[int, int, int, int, int]:
+        """Index of the chunk (block) that holds plane (f, t, z)."""
+        position = []
+        for value, sizes in zip((f, t, z), self.chunks[:3]):
+            edges = np.cumsum(sizes)
+            position.append(int(np.searchsorted(edges, value, side="right")))
+        return (*position, 0, 0)
+
+    def _block_bounds(self, block) -> list[tuple[int, int]]:
+        bounds = []
+        for i, sizes in zip(block, self.chunks):
+            if not 0 <= i < len(sizes):
+                raise StackIndexError(None, f"block {tuple(block)} is outside the chunk grid")
+            start = sum(sizes[:i])
+            bounds.append((start, start + sizes[i]))
+        return bounds
+
+    def read_block(self, block) -> np.ndarray:
+        """Read one chunk directly (no dask); thread-safe."""
+        (f0, f1), (t0, t1), (z0, z1), rows, cols = self._block_bounds(block)
+        return self._planes.read(
+            np.arange(f0, f1), np.arange(t0, t1), np.arange(z0, z1), rows, cols, self.backend
+        )
+
+    def block_nbytes(self, block) -> int:
+        return math.prod(b - a for a, b in self._block_bounds(block)) * self.dtype.itemsize
+
+    # ------------------------------------------------------------------ eager reads
+
+    def __getitem__(self, key) -> np.ndarray:
+        """Numpy-style indexing over the five dimensions, read eagerly and directly."""
+        picks, rect, post, squeeze = self._normalise_key(key)
+        out = self._planes.read(*picks, *rect, self.backend)
+        out = out[post]
+        return (
+            out.reshape([n for n, s in zip(out.shape, squeeze) if not s]) if any(squeeze) else out
+        )
+
+    def _normalise_key(self, key):
+        if not isinstance(key, tuple):
+            key = (key,)
+        if any(k is Ellipsis for k in key):
+            i = next(i for i, k in enumerate(key) if k is Ellipsis)
+            key = key[:i] + (slice(None),) * (5 - len(key) + 1) + key[i + 1 :]
+        if len(key) > 5:
+            raise StackIndexError(None, f"too many indices ({len(key)}) for dims {self.dims}")
+        key = key + (slice(None),) * (5 - len(key))
+        picks, rect, post, squeeze = [], [], [], []
+        for dim, (k, n) in enumerate(zip(key, self.shape)):
+            if isinstance(k, slice):
+                r = range(*k.indices(n))
+                squeeze.append(False)
+                if dim < 3:
+                    picks.append(np.arange(r.start, r.stop, r.step, dtype=np.int64))
+                    post.append(slice(None))
+                elif r.step == 1 or not len(r):
+                    rect.append((r.start, r.stop) if len(r) else (0, 0))
+                    post.append(slice(None))
+                else:
+                    # Read the covering rows once, then pick every step-th (any sign).
+                    lo = min(r[0], r[-1])
+                    rect.append((lo, max(r[0], r[-1]) + 1))
+                    post.append(np.asarray(r, dtype=np.int64) - lo)
+                continue
+            try:
+                i = operator.index(k)
+                scalar = True
+                values = np.array([i], dtype=np.int64)
+            except TypeError:
+                scalar = False
+                values = np.asarray(k)
+                if values.dtype == bool:
+                    values = np.flatnonzero(values)
+                if values.dtype.kind not in "iu" or values.ndim != 1:
+                    raise StackIndexError(
+                        None, f"index {k!r} for {DIMS[dim]}: use ints, slices or 1-D integer arrays"
+                    ) from None
+                values = values.astype(np.int64)
+            if ((values < -n) | (values >= n)).any():
+                raise StackIndexError(
+                    None, f"index {k!r} is out of range for {DIMS[dim]} of size {n}"
+                )
+            values = np.where(values < 0, values + n, values)
+            squeeze.append(scalar)
+            if dim < 3:
+                picks.append(values)
+                post.append(slice(None))
+            else:
+                lo = int(values.min()) if len(values) else 0
+                hi = int(values.max()) + 1 if len(values) else 0
+                rect.append((lo, hi))
+                post.append(values - lo)
+        # Two array indices in y and x must not broadcast together like numpy's: index them
+        # one after the other (orthogonal indexing, as dask and zarr do).
+        post_t = tuple(post)
+        if isinstance(post[3], np.ndarray) and isinstance(post[4], np.ndarray):
+            post_t = (slice(None),) * 3 + (post[3][:, None], post[4][None, :])
+        return picks, rect, post_t, squeeze
+
+    # ------------------------------------------------------------------ traces
+
+    def iter_timeseries(
+        self, y=None, x=None, *, roi=None, field=0, z=0, t=slice(None), block=None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(time_indices, values)`` blocks of a pixel or ROI-mean trace, in time order.
+
+        This is what fills a plot progressively; :meth:`timeseries` joins the blocks.
+        """
+        rows, cols = self._trace_region(y, x, roi, field)
+        _, n_t, n_z, _, _ = self.shape
+        if not 0 <= z < n_z:
+            raise StackIndexError(None, f"z {z} is out of range for {n_z} planes")
+        times = np.arange(n_t, dtype=np.int64)[t]
+        npix = (rows[1] - rows[0]) * (cols[1] - cols[0])
+        if block is None:
+            # About 32 MB of pixels per read keeps memory flat for huge ROIs and still amortises
+            # the per-read overhead for single pixels.
+            block = max(256, (1 << 24) // max(npix, 1))
+        backend = "mmap" if self._requested_backend == "auto" and self._planes.raw else self.backend
+        for start in range(0, len(times), block):
+            part = times[start : start + block]
+            pixels = self._planes.read([field], part, [z], rows, cols, backend)
+            pixels = pixels.reshape(len(part), -1)
+            values = pixels[:, 0] if npix == 1 and roi is None else pixels.mean(axis=1)
+            yield part, values
+
+    def timeseries(
+        self, y=None, x=None, *, roi=None, field=0, z=0, t=slice(None), progress=None
+    ) -> np.ndarray:
+        """A pixel's values over time, or the mean of a ROI ``(y0, y1, x0, x1)`` over time.
+
+        Reads only the pixel (or the ROI's rows) of each page, never whole planes.
+
+        >>> stack.timeseries(100, 200, field=0, z=3)          # doctest: +SKIP
+        >>> stack.timeseries(roi=(90, 110, 190, 210), z=3)    # doctest: +SKIP
+        """
+        blocks = self.iter_timeseries(y, x, roi=roi, field=field, z=z, t=t)
+        n = (
+            len(range(*t.indices(self.shape[1])))
+            if isinstance(t, slice)
+            else len(np.arange(self.shape[1])[t])
+        )
+        if progress or (progress is None and n > 200_000):
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n, desc="trace", unit="frame")
+            parts = []
+            for times, values in blocks:
+                parts.append(values)
+                bar.update(len(times))
+            bar.close()
+        else:
+            parts = [values for _, values in blocks]
+        if not parts:
+            return np.empty(0, dtype=self.dtype if roi is None else np.float64)
+        return np.concatenate(parts)
+
+    def _trace_region(self, y, x, roi, field):
+        n_f = self.shape[0]
+        if not 0 <= field < n_f:
+            raise StackIndexError(None, f"field {field} is out of range for {n_f} fields")
+        height, width = self.field_shapes[field]
+        if roi is not None:
+            if y is not None or x is not None:
+                raise StackIndexError(None, "give either a pixel (y, x) or roi=(y0, y1, x0, x1)")
+            try:
+                y0, y1, x0, x1 = (operator.index(v) for v in roi)
+            except (TypeError, ValueError):
+                raise StackIndexError(
+                    None, f"roi {roi!r}: expected four ints (y0, y1, x0, x1)"
+                ) from None
+            if not (0 <= y0 < y1 <= height and 0 <= x0 < x1 <= width):
+                raise StackIndexError(
+                    None, f"roi {roi!r} is empty or outside field {field} of size {height}x{width}"
+                )
+            return (y0, y1), (x0, x1)
+        if y is None or x is None:
+            raise StackIndexError(None, "timeseries needs a pixel (y, x) or roi=(y0, y1, x0, x1)")
+        y, x = operator.index(y), operator.index(x)
+        if not (0 <= y < height and 0 <= x < width):
+            raise StackIndexError(
+                None, f"pixel ({y}, {x}) is outside field {field} of size {height}x{width}"
+            )
+        return (y, y + 1), (x, x + 1)
+
+    # ------------------------------------------------------------------ time and xarray
+
+    @property
+    def time_seconds(self) -> np.ndarray | None:
+        """Nominal acquisition time of each time point in seconds, or None when unknown."""
+        md = self._metadata
+        return None if md is None else md.time_seconds(self.shape[1])
+
+    def to_xarray(self):
+        """A dask-backed :class:`xarray.DataArray` with named dims and coordinates.
+
+        Time is in seconds and y/x in micrometres where the metadata says so; otherwise
+        indices. Displays in napari as it is.
+        """
+        import xarray as xr
+
+        f, t, z, y, x = self.shape
+        coords = {"field": np.arange(f), "z": np.arange(z)}
+        seconds = self.time_seconds
+        coords["time"] = (
+            xr.Variable("time", seconds, {"units": "s"}) if seconds is not None else np.arange(t)
+        )
+        pixel = None if self._metadata is None else self._metadata.pixel_size_um
+        for dim, n, size in (("y", y, pixel and pixel[0]), ("x", x, pixel and pixel[1])):
+            coords[dim] = (
+                xr.Variable(dim, np.arange(n) * size, {"units": "µm"}) if size else np.arange(n)
+            )
+        attrs = {"source": self.paths[0], "channel": self.channel}
+        return xr.DataArray(self.data, dims=self.dims, coords=coords, attrs=attrs, name=self.name)
+
+    # ------------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        """Close the files (a later read reopens them)."""
+        self._planes.close()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("data", None)  # the dask graph is rebuilt on demand
+        return state
+
+
+def _with_channel(planes, channel, channels, path):
+    if not 0 <= channel < len(channels):
+        raise SIExplorerError(
+            path,
+            f"channel {channel} does not exist: saved channels are {channels} "
+            f"(give channel=0..{len(channels) - 1})",
+        )
+    clone = planes.__class__.__new__(planes.__class__)
+    state = planes.__getstate__()
+    state["channel"] = channel
+    clone.__setstate__(state)
+    return clone

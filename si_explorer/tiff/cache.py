@@ -1,0 +1,118 @@
+"""On-disk cache of walked page indexes, so that a file without a constant stride is walked once.
+
+One ``.npz`` file per source file, named by a hash of the source's absolute path, in
+``$SI_EXPLORER_CACHE_DIR`` or ``~/.cache/si-explorer/index``. An entry is used only when the
+source still has the same size and mtime and the same first 64 KiB and last-page IFD bytes (a file
+rewritten in place within one mtime tick, or copied over with its mtime preserved, is caught by
+the hashes). A cache that cannot be read is ignored and overwritten; one that cannot be written is
+skipped: the cache never makes an open fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import runs
+from .ifd import ByteSource
+
+CACHE_VERSION = 1
+HEAD_BYTES = 64 << 10
+ARRAYS = ("ifd_offsets", "data_offsets", "desc_offsets", "desc_lengths")
+
+
+def cache_dir() -> Path:
+    """Where index caches live: ``$SI_EXPLORER_CACHE_DIR`` or ``~/.cache/si-explorer/index``."""
+    configured = os.environ.get("SI_EXPLORER_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path.home() / ".cache" / "si-explorer" / "index"
+
+
+def cache_file(path: str) -> Path:
+    """The cache file of source ``path`` (keyed by a hash of its absolute path)."""
+    key = os.path.abspath(path).encode("utf-8", "surrogateescape")
+    return cache_dir() / (hashlib.blake2b(key, digest_size=16).hexdigest() + ".npz")
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _signature(source: ByteSource, last_ifd: int, last_ifd_nbytes: int) -> dict:
+    return {
+        "file_size": source.size,
+        "mtime_ns": source.mtime_ns,
+        "head": _hash(source.read(0, HEAD_BYTES)),
+        "tail": _hash(source.read(last_ifd, last_ifd_nbytes)),
+    }
+
+
+def load(source: ByteSource, path: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """The cached (metadata, arrays) of ``path`` if still valid for the open ``source``."""
+    try:
+        with np.load(cache_file(path), allow_pickle=False) as stored:
+            meta = json.loads(bytes(stored["meta"]).decode("utf-8"))
+            if (
+                meta.get("version") != CACHE_VERSION
+                or meta.get("path") != os.path.abspath(path)
+                or meta["file_size"] != source.size
+                or meta["mtime_ns"] != source.mtime_ns
+            ):
+                return None
+            n = int(meta["n_pages"])
+            arrays = {}
+            for name in ARRAYS:
+                if name in stored:
+                    values = np.asarray(stored[name], dtype=np.int64)
+                    if values.shape != (n,):
+                        return None
+                    values.flags.writeable = False
+                else:
+                    values = runs.decode(stored[name + "_runs"], n)
+                arrays[name] = values
+    except Exception:
+        # A missing, partly written, foreign or corrupt cache file: any failure to read it
+        # (zip, npy, JSON, key and shape errors alike) just means "not cached".
+        return None
+    if n < 1 or _signature(source, int(arrays["ifd_offsets"][-1]), meta["tail_nbytes"]) != {
+        key: meta[key] for key in ("file_size", "mtime_ns", "head", "tail")
+    }:
+        return None
+    return meta, arrays
+
+
+def store(source: ByteSource, path: str, meta: dict, arrays: dict[str, np.ndarray],
+          last_ifd_nbytes: int) -> None:  # fmt: skip
+    """Write the cache entry of ``path`` atomically; give up silently on any OS error."""
+    target = cache_file(path)
+    meta = dict(meta, version=CACHE_VERSION, path=os.path.abspath(path))
+    meta["tail_nbytes"] = last_ifd_nbytes
+    meta.update(_signature(source, int(arrays["ifd_offsets"][-1]), last_ifd_nbytes))
+    payload = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
+    for name in ARRAYS:
+        encoded = runs.encode(arrays[name])
+        if encoded is None:
+            payload[name] = np.ascontiguousarray(arrays[name])
+        else:
+            payload[name + "_runs"] = encoded
+    temporary = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=target.stem, suffix=".tmp", dir=target.parent)
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **payload)
+        os.replace(temporary, target)
+        temporary = None
+    except OSError:
+        pass  # read-only home, full disk, permissions: the index itself is still good
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
