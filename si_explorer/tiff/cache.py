@@ -2,10 +2,10 @@
 
 One ``.npz`` file per source file, named by a hash of the source's absolute path, in
 ``$SI_EXPLORER_CACHE_DIR`` or ``~/.cache/si-explorer/index``. An entry is used only when the
-source still has the same size and mtime and the same first 64 KiB and last-page IFD bytes (a file
-rewritten in place within one mtime tick, or copied over with its mtime preserved, is caught by
-the hashes). A cache that cannot be read is ignored and overwritten; one that cannot be written is
-skipped: the cache never makes an open fail.
+source still has the same size and mtime and the same first 64 KiB, first IFD and last-page IFD
+bytes (a file rewritten in place within one mtime tick, or copied over with its mtime preserved,
+is caught by the hashes). A cache that cannot be read is ignored and overwritten; one that cannot
+be written is skipped: the cache never makes an open fail.
 """
 
 from __future__ import annotations
@@ -45,17 +45,26 @@ def _hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _signature(source: ByteSource, last_ifd: int, last_ifd_nbytes: int) -> dict:
+def _signature(source: ByteSource, first_ifd: bytes, last_ifd: int, last_ifd_nbytes: int) -> dict:
+    # ScanImage's first IFD follows megabytes of header text, so it gets its own hash.
     return {
         "file_size": source.size,
         "mtime_ns": source.mtime_ns,
-        "head": _hash(source.read(0, HEAD_BYTES)),
+        "head": _hash(source.read(0, HEAD_BYTES) + first_ifd),
         "tail": _hash(source.read(last_ifd, last_ifd_nbytes)),
     }
 
 
-def load(source: ByteSource, path: str) -> tuple[dict, dict[str, np.ndarray]] | None:
-    """The cached (metadata, arrays) of ``path`` if still valid for the open ``source``."""
+SIGNATURE = ("file_size", "mtime_ns", "head", "tail")
+
+
+def load(
+    source: ByteSource, path: str, first_ifd: bytes
+) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """The cached (metadata, arrays) of ``path`` if still valid for the open ``source``.
+
+    ``first_ifd`` is the raw bytes of the file's first IFD (part of the signature).
+    """
     try:
         with np.load(cache_file(path), allow_pickle=False) as stored:
             meta = json.loads(bytes(stored["meta"]).decode("utf-8"))
@@ -81,20 +90,31 @@ def load(source: ByteSource, path: str) -> tuple[dict, dict[str, np.ndarray]] | 
         # A missing, partly written, foreign or corrupt cache file: any failure to read it
         # (zip, npy, JSON, key and shape errors alike) just means "not cached".
         return None
-    if n < 1 or _signature(source, int(arrays["ifd_offsets"][-1]), meta["tail_nbytes"]) != {
-        key: meta[key] for key in ("file_size", "mtime_ns", "head", "tail")
-    }:
+    if n < 1:
+        return None
+    signature = _signature(source, first_ifd, int(arrays["ifd_offsets"][-1]), meta["tail_nbytes"])
+    if any(signature[key] != meta.get(key) for key in SIGNATURE):
         return None
     return meta, arrays
 
 
-def store(source: ByteSource, path: str, meta: dict, arrays: dict[str, np.ndarray],
-          last_ifd_nbytes: int) -> None:  # fmt: skip
-    """Write the cache entry of ``path`` atomically; give up silently on any OS error."""
+def store(
+    source: ByteSource,
+    path: str,
+    first_ifd: bytes,
+    meta: dict,
+    arrays: dict[str, np.ndarray],
+    last_ifd_nbytes: int,
+) -> None:
+    """Write the cache entry of ``path`` atomically; give up silently on any OS error.
+
+    ``meta`` must be JSON-serialisable; ``last_ifd_nbytes`` is the size of the last indexed
+    page's IFD, whose bytes are hashed into the signature.
+    """
     target = cache_file(path)
     meta = dict(meta, version=CACHE_VERSION, path=os.path.abspath(path))
     meta["tail_nbytes"] = last_ifd_nbytes
-    meta.update(_signature(source, int(arrays["ifd_offsets"][-1]), last_ifd_nbytes))
+    meta.update(_signature(source, first_ifd, int(arrays["ifd_offsets"][-1]), last_ifd_nbytes))
     payload = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
     for name in ARRAYS:
         encoded = runs.encode(arrays[name])

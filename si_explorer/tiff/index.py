@@ -81,6 +81,10 @@ class PageIndex:
     ``data_offsets[k]``; otherwise (compressed or tiled pages) a page must be decoded from its IFD
     at ``ifd_offsets[k]`` (tifffile does that). The arrays are read-only int64.
 
+    ``desc_offsets[k]`` and ``desc_lengths[k]`` locate page k's ImageDescription bytes (the
+    tag's byte count, terminating NUL included: 2,001 for ScanImage 2016+); -1 and 0 when the
+    page has none.
+
     ``method`` says how the index was made: ``"stride"`` (predicted from a constant stride and
     verified; ``stride`` is that stride), ``"walk"`` (every IFD visited) or ``"cache"`` (a walk
     loaded from the on-disk cache). ``missing_bytes`` is the number of bytes after the last
@@ -230,9 +234,10 @@ def build_index(
             }
             return make("stride", stride, arrays, facts0.raw, layout.missing_bytes)
 
+        page_format_key = [list(format0.shape), format0.dtype.str]
         if cache:
-            cached = index_cache.load(source, path)
-            if cached is not None:
+            cached = index_cache.load(source, path, ifd0.raw)
+            if cached is not None and cached[0].get("format") == page_format_key:
                 meta, arrays = cached
                 return make("cache", None, arrays, meta["raw"], meta["missing_bytes"])
 
@@ -260,8 +265,9 @@ def build_index(
                 "n_pages": index.n_pages,
                 "raw": index.raw,
                 "missing_bytes": index.missing_bytes,
+                "format": page_format_key,
             }
-            index_cache.store(source, path, meta, arrays, last.nbytes)
+            index_cache.store(source, path, ifd0.raw, meta, arrays, last.nbytes)
         return index
 
 

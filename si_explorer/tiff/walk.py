@@ -183,7 +183,7 @@ def _follow_chain(
                             f"{offset:,}, inside itself",
                         )
                     seen = set(offsets)
-                if False:
+                if offset in seen:
                     first = offsets.index(offset)
                     raise CorruptTiffError(
                         path,
@@ -202,6 +202,9 @@ def _follow_chain(
         if bar is not None:
             bar.update(len(offsets) - reported)
             reported = len(offsets)
+    if bar is not None:  # the total was an estimate from page 0's stride
+        bar.total = len(offsets)
+        bar.refresh()
     return np.frombuffer(offsets, dtype=np.int64).copy(), cut
 
 
@@ -449,7 +452,7 @@ class _Layout:
             ).all(axis=1)
         else:
             raw = np.zeros(offsets.size, bool)
+        # Pages with cut-off strip arrays already end past the file through array_ends.
         ends = np.maximum(ends, (chunk_offsets + chunk_counts).max(axis=1))
-        ends = np.where(bad, np.maximum(ends, size + 1), ends)
         data_offsets = np.where(bad, -1, chunk_offsets[:, 0])
         return ok, (data_offsets, desc_offsets, desc_lengths, raw & ~bad, ends)

@@ -1,0 +1,278 @@
+"""Serving planes to the widget: latest request wins, one reader thread, a byte-bounded cache.
+
+Requests arrive on the kernel's main thread (comm messages, trait changes) far faster than a
+slider can be read from disk. Rather than queueing them, the controller keeps a single pending
+slot: a new request overwrites the one not yet started, and a generation counter lets the reader
+drop a result that became stale while it was being read. The block it read still goes into the
+cache, so the work is not wasted when the slider comes back. Reads never run on the main thread,
+so the kernel keeps handling messages while the disk works.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cache import BlockCache
+from .chunkmap import CACHED, READ, READING, ChunkMap
+from .messages import PlaneRequest
+from .timing import PlaneTiming, TimingLog
+
+#: A block bigger than this (and bigger than the cache budget) is not read whole for one plane:
+#: the plane is read alone instead, so an explicit chunking of the entire file stays usable.
+DIRECT_READ_BYTES = 64 * 2**20
+
+
+def config_key(stack) -> tuple:
+    """What makes two stacks' blocks interchangeable: the data and how it is cut into blocks."""
+    return (stack.channel, repr(stack.chunk_scheme), stack.backend)
+
+
+@dataclass
+class PlaneResult:
+    request: PlaneRequest
+    plane: np.ndarray  # 2-D, cropped to the field's true shape, C-contiguous
+    timing: PlaneTiming
+    config: tuple
+
+
+class PlaneController:
+    """Serves :class:`PlaneRequest` s on a background thread.
+
+    ``on_plane(result)`` and ``on_error(request, exc)`` are called on the reader thread;
+    ``on_reading(config, block)`` just before a block is read, so the chunk map can show it.
+
+    Example (``stack`` from ``si_explorer.open``)::
+
+        shown = []
+        c = PlaneController(stack, on_plane=shown.append, on_error=print)
+        for t in range(100):                      # a fast slider drag
+            c.request(PlaneRequest(t, field=0, time=t, z=0))
+        c.wait_idle()
+        assert shown[-1].request.time == 99       # the last request always wins
+    """
+
+    def __init__(
+        self,
+        stack,
+        *,
+        on_plane: Callable[[PlaneResult], None],
+        on_error: Callable[[PlaneRequest, BaseException], None],
+        on_reading: Callable[[tuple, tuple], None] | None = None,
+        cache_bytes: int = 256 * 2**20,
+        prefetch: int = 0,
+    ):
+        self._stack = stack
+        self._on_plane = on_plane
+        self._on_error = on_error
+        self._on_reading = on_reading
+        self.chunk_map = ChunkMap()
+        self.cache = BlockCache(cache_bytes, on_evict=self._evicted)
+        self.timings = TimingLog()
+        self.prefetch = int(prefetch)
+        self.stats: Counter[str] = Counter()
+        self._cond = threading.Condition()
+        self._generation = 0
+        self._pending: tuple[PlaneRequest, int, float] | None = None
+        self._prefetch: deque[tuple[object, tuple]] = deque()
+        self._busy = False
+        self._closed = False
+        self._python_ids = itertools.count(-1, -1)
+        self._thread = threading.Thread(target=self._run, name="si-explorer-reader", daemon=True)
+        self._thread.start()
+
+    # -- public, called from the kernel's main thread -------------------------------------
+
+    @property
+    def stack(self):
+        return self._stack
+
+    def set_stack(self, stack) -> None:
+        """Switch to another view of the same data (channel, chunks, backend)."""
+        with self._cond:
+            self._stack = stack
+            self._generation += 1
+            self._prefetch.clear()
+
+    def request(self, req: PlaneRequest, received_at: float | None = None) -> int:
+        """Ask for a plane; returns the request's generation. Never blocks on I/O."""
+        received_at = time.perf_counter() if received_at is None else received_at
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the explorer was closed")
+            self._generation += 1
+            if self._pending is not None:
+                self.stats["superseded"] += 1
+            self._pending = (req, self._generation, received_at)
+            # Prefetch targets were computed for an older position: reading them now would
+            # only delay the plane the user asked for.
+            self._prefetch.clear()
+            self.stats["requested"] += 1
+            self._cond.notify_all()
+            return self._generation
+
+    def new_python_id(self) -> int:
+        """Request ids for planes asked for from Python (negative, so never clash with JS)."""
+        return next(self._python_ids)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no request is pending or being served (for tests and scripts)."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._pending is None and not self._busy and not self._prefetch,
+                timeout,
+            )
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._pending = None
+            self._prefetch.clear()
+            self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+
+    def grid_shape(self, stack=None) -> tuple[int, int]:
+        chunks = (stack or self._stack).chunks
+        return len(chunks[1]), len(chunks[2])
+
+    # -- reader thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(
+                    lambda: self._closed or self._pending is not None or self._prefetch
+                )
+                if self._closed:
+                    return
+                job = self._pending
+                self._pending = None
+                prefetch = None if job is not None else self._prefetch.popleft()
+                stack = self._stack
+                self._busy = True
+            try:
+                if job is not None:
+                    self._serve(stack, *job)
+                elif prefetch is not None:
+                    self._prefetch_one(stack, *prefetch)
+            except Exception as exc:  # noqa: BLE001 - any read error is shown, never raised
+                if job is not None:
+                    self._on_error(job[0], exc)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _is_current(self, generation: int) -> bool:
+        return generation == self._generation
+
+    def _plane_blocks(self, stack, f: int, t: int, z: int) -> list[tuple[int, ...]]:
+        # A plane lies in one block along field/time/z; along y and x the chunks may split it.
+        bf, bt, bz, _, _ = stack.block_of(f, t, z)
+        ny, nx = len(stack.chunks[3]), len(stack.chunks[4])
+        return [(bf, bt, bz, by, bx) for by in range(ny) for bx in range(nx)]
+
+    def _load_block(self, stack, config, block, timing: PlaneTiming) -> np.ndarray:
+        n_tb, n_zb = self.grid_shape(stack)
+        self.chunk_map.mark(config, block, READING, n_tb, n_zb)
+        if self._on_reading is not None:
+            self._on_reading(config, block)
+        t0 = time.perf_counter()
+        arr = stack.read_block(block)
+        timing.read_ms += (time.perf_counter() - t0) * 1e3
+        timing.bytes_read += int(arr.nbytes)
+        timing.blocks_read.append(tuple(int(b) for b in block))
+        self.cache.put((config, block), arr)
+        state = CACHED if (config, block) in self.cache else READ
+        self.chunk_map.mark(config, block, state, n_tb, n_zb)
+        self.stats["blocks_read"] += 1
+        return arr
+
+    def _serve(self, stack, req: PlaneRequest, generation: int, received_at: float) -> None:
+        f, t, z = req.field, req.time, req.z
+        config = config_key(stack)
+        timing = PlaneTiming(req.request_id, f, t, z, cache="hit")
+        blocks = self._plane_blocks(stack, f, t, z)
+        starts = [np.concatenate([[0], np.cumsum(c)]) for c in stack.chunks]
+        limit = max(self.cache.budget, DIRECT_READ_BYTES)
+        plane = None
+        pieces = []
+        for block in blocks:
+            arr = self.cache.get((config, block))
+            if arr is None:
+                if stack.block_nbytes(block) > limit:
+                    t0 = time.perf_counter()
+                    plane = np.asarray(stack[f, t, z])
+                    timing.read_ms = (time.perf_counter() - t0) * 1e3
+                    timing.bytes_read = int(plane.nbytes)
+                    timing.cache = "direct"
+                    break
+                if not self._is_current(generation):
+                    # Superseded before its read began: skip the read entirely.
+                    self.stats["cancelled"] += 1
+                    return
+                arr = self._load_block(stack, config, block, timing)
+                timing.cache = "miss"
+            pieces.append((block, arr))
+        if plane is None:
+            plane = self._assemble(pieces, starts, f, t, z, stack.shape[3:], stack.dtype)
+        h, w = stack.field_shapes[f]
+        plane = np.ascontiguousarray(plane[:h, :w])
+        if not self._is_current(generation):
+            # Read while a newer request arrived: the block is cached, the plane is dropped so
+            # the last plane drawn is always the last one asked for.
+            self.stats["discarded"] += 1
+            return
+        timing.server_ms = (time.perf_counter() - received_at) * 1e3
+        self.timings.add(timing)
+        self.stats["served"] += 1
+        self._on_plane(PlaneResult(req, plane, timing, config))
+        if req.playing and self.prefetch > 0:
+            self._queue_prefetch(stack, config, f, t, z, generation)
+
+    @staticmethod
+    def _assemble(pieces, starts, f, t, z, yx_shape, dtype) -> np.ndarray:
+        def local(block, d, i):
+            return i - int(starts[d][block[d]])
+
+        if len(pieces) == 1:
+            block, arr = pieces[0]
+            return arr[local(block, 0, f), local(block, 1, t), local(block, 2, z)]
+        out = np.empty(yx_shape, dtype)
+        for block, arr in pieces:
+            y0, x0 = int(starts[3][block[3]]), int(starts[4][block[4]])
+            part = arr[local(block, 0, f), local(block, 1, t), local(block, 2, z)]
+            out[y0 : y0 + part.shape[0], x0 : x0 + part.shape[1]] = part
+        return out
+
+    def _queue_prefetch(self, stack, config, f, t, z, generation) -> None:
+        n_t = stack.shape[1]
+        seen = set()
+        targets = []
+        for step in range(1, self.prefetch + 1):
+            for block in self._plane_blocks(stack, f, (t + step) % n_t, z):
+                if block not in seen and (config, block) not in self.cache:
+                    seen.add(block)
+                    targets.append((config, block))
+        with self._cond:
+            if self._is_current(generation) and self._pending is None:
+                self._prefetch.extend(targets)
+                self._cond.notify_all()
+
+    def _prefetch_one(self, stack, config, block) -> None:
+        if config != config_key(stack) or (config, block) in self.cache:
+            return
+        timing = PlaneTiming(0, *block[:3], cache="miss")
+        self._load_block(stack, config, block, timing)
+        self.stats["prefetched"] += 1
+
+    def _evicted(self, key) -> None:
+        config, block = key
+        self.chunk_map.evicted(config, block)

@@ -1,0 +1,1005 @@
+// src/chunkmap.js
+var COLORS = ["#eeeeee", "#9ecae1", "#3182bd", "#e6550d"];
+var NAMES = ["not read", "read, evicted", "cached", "being read"];
+var ChunkMap = class {
+  /**
+   * @param {HTMLElement} root
+   * @param {HTMLCanvasElement} canvas
+   * @param {HTMLElement} legend
+   * @param {HTMLElement} text
+   */
+  constructor(root, canvas, legend, text) {
+    this.root = root;
+    this.canvas = canvas;
+    this.text = text;
+    this.grid = new Uint8Array(0);
+    this.rows = 0;
+    this.cols = 0;
+    this.bin = 1;
+    this.current = null;
+    legend.replaceChildren();
+    COLORS.forEach((c, i) => {
+      const sw = document.createElement("span");
+      sw.style.background = c;
+      legend.append(sw, NAMES[i]);
+    });
+  }
+  /**
+   * Replace the grid (rows = z blocks, cols = time blocks binned by `bin`).
+   * @param {DataView} buffer @param {number} rows @param {number} cols @param {number} bin
+   */
+  setGrid(buffer, rows, cols, bin) {
+    this.grid = new Uint8Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + rows * cols));
+    this.rows = rows;
+    this.cols = cols;
+    this.bin = bin;
+  }
+  /** Mark a block as being read (sent by Python just before the read). @param {number} tb @param {number} zb */
+  markReading(tb, zb) {
+    const col = Math.floor(tb / this.bin);
+    if (zb < this.rows && col < this.cols) this.grid[zb * this.cols + col] = 3;
+    this.draw();
+  }
+  /** @param {number} tb @param {number} zb */
+  setCurrent(tb, zb) {
+    this.current = [tb, zb];
+    this.draw();
+  }
+  draw() {
+    const c = this.canvas;
+    const ctx = (
+      /** @type {CanvasRenderingContext2D} */
+      c.getContext("2d")
+    );
+    ctx.clearRect(0, 0, c.width, c.height);
+    if (!this.rows || !this.cols) return;
+    const cw = c.width / this.cols;
+    const ch = c.height / this.rows;
+    const counts = [0, 0, 0, 0];
+    for (let r = 0; r < this.rows; r++) {
+      for (let k = 0; k < this.cols; k++) {
+        const s = this.grid[r * this.cols + k];
+        counts[s]++;
+        ctx.fillStyle = COLORS[s];
+        ctx.fillRect(k * cw, r * ch, Math.max(cw - (cw > 3 ? 1 : 0), 1), Math.max(ch - (ch > 3 ? 1 : 0), 1));
+      }
+    }
+    if (this.current) {
+      const [tb, zb] = this.current;
+      ctx.strokeStyle = "#000";
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(Math.floor(tb / this.bin) * cw, zb * ch, Math.max(cw, 2), Math.max(ch, 2));
+    }
+    const binText = this.bin > 1 ? ` (${this.bin} time blocks per column)` : "";
+    this.text.textContent = `${this.cols} \xD7 ${this.rows} chunks${binText} \xB7 cached ${counts[2]} \xB7 read ${counts[1]} \xB7 reading ${counts[3]}`;
+    this.root.dataset.cached = String(counts[2]);
+    this.root.dataset.reading = String(counts[3]);
+  }
+};
+
+// src/style.js
+var CSS = `
+.six-root { font: 12px/1.4 system-ui, sans-serif; color: #222; display: inline-flex;
+  flex-direction: column; gap: 6px; padding: 6px; outline: none; max-width: 100%; }
+.six-root [hidden] { display: none !important; }
+.six-root:focus-visible { box-shadow: 0 0 0 2px #7aa7e0; }
+.six-row { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; }
+.six-row label { display: inline-flex; align-items: center; gap: 4px; }
+.six-slider { display: grid; grid-template-columns: 3.2em 1fr 4.5em; align-items: center; gap: 6px; }
+.six-slider input[type=range] { width: 100%; min-width: 160px; }
+.six-num { width: 4.5em; }
+.six-stage { position: relative; background: #111; overflow: hidden; cursor: crosshair;
+  touch-action: none; user-select: none; }
+.six-stage canvas { position: absolute; left: 0; top: 0; }
+.six-plane { image-rendering: pixelated; }
+.six-overlay { pointer-events: none; }
+.six-stage.six-panning { cursor: grab; }
+.six-status { font-weight: 600; }
+.six-error { background: #fde2e1; color: #8a1f11; border: 1px solid #e8a39b; padding: 3px 6px;
+  border-radius: 3px; cursor: pointer; }
+.six-error[hidden] { display: none; }
+.six-panel { border: 1px solid #ddd; border-radius: 4px; padding: 4px 6px; background: #fafafa; }
+.six-panel h4 { margin: 0 0 2px 0; font-size: 11px; text-transform: uppercase; color: #666; }
+.six-mono { font-family: ui-monospace, monospace; font-size: 11px; white-space: pre-wrap; }
+.six-legend span { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px;
+  vertical-align: middle; border: 1px solid #999; }
+.six-trace-img { max-width: 520px; cursor: pointer; }
+button.six-active { background: #dbe8fb; }
+`;
+
+// src/dom.js
+function h(tag, attrs = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c);
+  return node;
+}
+function slider(label, role) {
+  const range = h("input", { type: "range", min: "0", max: "0", step: "1", value: "0", "data-role": role, "aria-label": label });
+  const number = h("input", { type: "number", min: "0", max: "0", step: "1", value: "0", class: "six-num", "data-role": `${role}-number`, "aria-label": `${label} number` });
+  const row = h("div", { class: "six-slider" }, [h("span", { text: label }), range, number]);
+  return { row, range, number };
+}
+function select(role, options) {
+  const s = h("select", { "data-role": role });
+  for (const o of options) s.append(h("option", { value: o, text: o }));
+  return s;
+}
+function buildDom(el, colormaps) {
+  const root = h("div", { class: "six-root", "data-role": "si-explorer", tabindex: "0" });
+  root.append(h("style", { text: CSS }));
+  const title = h("div", { class: "six-row" });
+  const status = h("span", { class: "six-status", "data-role": "status", text: "loading\u2026" });
+  const cursor = h("span", { class: "six-mono", "data-role": "cursor" });
+  title.append(status, cursor);
+  const error = h("div", { class: "six-error", "data-role": "error", title: "click to dismiss" });
+  error.hidden = true;
+  const stage = h("div", { class: "six-stage", "data-role": "stage" });
+  const plane = h("canvas", { class: "six-plane", "data-role": "plane", width: "1", height: "1" });
+  const overlay = h("canvas", { class: "six-overlay", "data-role": "overlay" });
+  stage.append(plane, overlay);
+  const field = slider("field", "field-slider");
+  const time = slider("time", "time-slider");
+  const z = slider("z", "z-slider");
+  const sliders = h("div", {}, [field.row, time.row, z.row]);
+  const play = h("button", { "data-role": "play", text: "\u25B6 play" });
+  const fps = h("input", { type: "number", min: "1", max: "240", step: "1", class: "six-num", "data-role": "fps" });
+  const channel = select("channel", []);
+  const channelLabel = h("label", {}, ["channel", channel]);
+  const colormap = select("colormap", colormaps);
+  const vmin = h("input", { type: "number", class: "six-num", "data-role": "vmin", step: "any" });
+  const vmax = h("input", { type: "number", class: "six-num", "data-role": "vmax", step: "any" });
+  const auto = h("button", { "data-role": "auto-contrast", text: "auto" });
+  const pan = h("button", { "data-role": "pan", text: "pan", title: "drag to pan (or shift-drag); wheel zooms" });
+  const reset = h("button", { "data-role": "reset-view", text: "1:1" });
+  const clear = h("button", { "data-role": "clear-roi", text: "clear ROI" });
+  const controls = h("div", { class: "six-row" }, [
+    play,
+    h("label", {}, ["fps", fps]),
+    channelLabel,
+    h("label", {}, ["colormap", colormap]),
+    h("label", {}, ["min", vmin]),
+    h("label", {}, ["max", vmax]),
+    auto,
+    pan,
+    reset,
+    clear
+  ]);
+  const scheme = h("input", { "data-role": "chunk-scheme", list: "six-schemes", size: "9" });
+  const schemes = h("datalist", { id: "six-schemes" });
+  for (const s of ["page", "volume", "frames:4", "frames:16", "frames:64"]) schemes.append(h("option", { value: s }));
+  const backend = select("backend", ["pread", "mmap", "tifffile"]);
+  const cacheMb = h("input", { type: "number", min: "0", step: "16", class: "six-num", "data-role": "cache-mb" });
+  const prefetch = h("input", { type: "number", min: "0", max: "1000", step: "1", class: "six-num", "data-role": "prefetch" });
+  const chunking = h("div", { class: "six-row" }, [
+    h("label", {}, ["chunks", scheme, schemes]),
+    h("label", {}, ["backend", backend]),
+    h("label", {}, ["cache MB", cacheMb]),
+    h("label", {}, ["prefetch", prefetch])
+  ]);
+  const timingText = h("div", { class: "six-mono", "data-role": "timing-text" });
+  const timingChart = h("canvas", { width: "320", height: "60", "data-role": "timing-chart" });
+  const timing = h("div", { class: "six-panel", "data-role": "timing" }, [
+    h("h4", { text: "chunk-load timing" }),
+    timingText,
+    timingChart
+  ]);
+  const chunkCanvas = h("canvas", { width: "320", height: "60", "data-role": "chunk-canvas" });
+  const legend = h("div", { class: "six-legend" });
+  const chunkText = h("div", { class: "six-mono", "data-role": "chunk-text" });
+  const chunkMap = h("div", { class: "six-panel", "data-role": "chunk-map" }, [
+    h("h4", { text: "chunk map (time \u2192 , z \u2193) of this field" }),
+    chunkCanvas,
+    legend,
+    chunkText
+  ]);
+  const traceStatus = h("div", { class: "six-mono", "data-role": "trace-status" });
+  const traceImage = h("img", { class: "six-trace-img", "data-role": "trace-image", alt: "trace" });
+  traceImage.hidden = true;
+  root.append(title, error, stage, sliders, controls, chunking, timing, chunkMap, traceStatus, traceImage);
+  el.append(root);
+  return {
+    root,
+    status,
+    cursor,
+    error,
+    stage,
+    plane,
+    overlay,
+    field,
+    time,
+    z,
+    play,
+    fps,
+    channel,
+    channelLabel,
+    colormap,
+    vmin,
+    vmax,
+    auto,
+    pan,
+    reset,
+    clear,
+    scheme,
+    backend,
+    cacheMb,
+    prefetch,
+    timing,
+    timingText,
+    timingChart,
+    chunkMap,
+    chunkCanvas,
+    legend,
+    chunkText,
+    traceStatus,
+    traceImage
+  };
+}
+
+// src/colormaps.js
+var COLORMAP_STOPS = {
+  viridis: "440154470d6048186a482374472e7c4538824241863e4a893a548c365d8d32658e2e6d8e2b758e287d8e25848e228c8d1f948c1e9c8920a38625ab822eb37c3aba7648c16e58c7656ccd5a7fd34e93d741a8db34c0df25d5e21aeae51afde725",
+  magma: "0000040303120a0822130d341e11492a115c38106c45107754137d6018806d1d81792282882781942c80a1307eae347bbd3977ca3e72d6456ce24d66ec5860f3655cf8745cfb835ffd9467fea36ffeb27afec185fed194fde0a1fceeb0fcfdbf",
+  inferno: "0000040403120b0724150b37230c4c310a5c3e09664c0c6b5a116e67166e741a6e801f6c8f24699b2964a82e5fb43359c13a50cc4248d74b3fe05536e9612bef6e21f57b17f8890cfb9906fca80dfbb81df9c72ff5d949f2e865f3f586fcffa4",
+  plasma: "0d08872206903105973f049c4e02a25b01a56700a87401a88104a78d0ba59814a0a21d9aad2793b6308bbf3984c7427ccf4c74d6556ddd5e66e3685fe97257ef7c51f3874af79143fa9e3bfca934fdb52efdc229fcd025f9dd25f5eb27f0f921",
+  cividis: "00224e00285b002e6a0533711c396f293f6e33446d3c4a6c45506c4d556c555b6d5c616e6467706b6d72727274787877807f78888578908b78979177a09875a89e73b0a571b9ab6dc2b369cbb965d3c05fdcc859e6d051efd748f8df3cfee838"
+};
+
+// src/lut.js
+var COLORMAP_NAMES = ["gray", ...Object.keys(COLORMAP_STOPS)];
+var cache = /* @__PURE__ */ new Map();
+function lut(name) {
+  const hit = cache.get(name);
+  if (hit) return hit;
+  const table = new Uint32Array(256);
+  const stops = COLORMAP_STOPS[name];
+  for (let i = 0; i < 256; i++) {
+    let r = i, g = i, b = i;
+    if (stops) {
+      const n = stops.length / 6;
+      const pos = i / 255 * (n - 1);
+      const k = Math.min(n - 2, Math.floor(pos));
+      const f = pos - k;
+      const chan = (s, c) => parseInt(stops.slice(s * 6 + c * 2, s * 6 + c * 2 + 2), 16);
+      r = Math.round(chan(k, 0) * (1 - f) + chan(k + 1, 0) * f);
+      g = Math.round(chan(k, 1) * (1 - f) + chan(k + 1, 1) * f);
+      b = Math.round(chan(k, 2) * (1 - f) + chan(k + 1, 2) * f);
+    }
+    table[i] = (255 << 24 | b << 16 | g << 8 | r) >>> 0;
+  }
+  cache.set(name, table);
+  return table;
+}
+function applyLut(data, out, vmin, vmax, table) {
+  const scale = 255 / Math.max(vmax - vmin, 1e-12);
+  const n = data.length;
+  for (let i = 0; i < n; i++) {
+    let v = (data[i] - vmin) * scale;
+    v = v < 0 ? 0 : v > 255 ? 255 : v;
+    out[i] = table[v | 0];
+  }
+}
+var TYPED = {
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  float32: Float32Array,
+  float64: Float64Array
+};
+function typedPlane(buffer, dtype, count) {
+  const Ctor = TYPED[dtype];
+  if (!Ctor) throw new Error(`unsupported pixel type ${dtype}`);
+  const dv = buffer instanceof DataView ? buffer : new DataView(buffer);
+  const size = (
+    /** @type {any} */
+    Ctor.BYTES_PER_ELEMENT
+  );
+  if (dv.byteLength < count * size) {
+    throw new Error(`plane buffer holds ${dv.byteLength} bytes, expected ${count * size}`);
+  }
+  if (dv.byteOffset % size === 0) return new Ctor(
+    /** @type {ArrayBuffer} */
+    dv.buffer,
+    dv.byteOffset,
+    count
+  );
+  const copy = dv.buffer.slice(dv.byteOffset, dv.byteOffset + count * size);
+  return new Ctor(
+    /** @type {ArrayBuffer} */
+    copy,
+    0,
+    count
+  );
+}
+
+// src/planeview.js
+var STAGE_PX = 480;
+var PlaneView = class {
+  /**
+   * @param {HTMLDivElement} stage
+   * @param {HTMLCanvasElement} canvas
+   * @param {HTMLCanvasElement} overlay
+   * @param {PlaneViewCallbacks} callbacks
+   */
+  constructor(stage, canvas, overlay, callbacks) {
+    this.stage = stage;
+    this.canvas = canvas;
+    this.overlay = overlay;
+    this.callbacks = callbacks;
+    this.ctx = /** @type {CanvasRenderingContext2D} */
+    canvas.getContext("2d");
+    this.octx = /** @type {CanvasRenderingContext2D} */
+    overlay.getContext("2d");
+    this.buffer = document.createElement("canvas");
+    this.bctx = /** @type {CanvasRenderingContext2D} */
+    this.buffer.getContext("2d");
+    this.plane = null;
+    this.image = null;
+    this.colormap = "gray";
+    this.vmin = 0;
+    this.vmax = 1;
+    this.view = { zoom: 1, panX: 0, panY: 0 };
+    this.scale = 1;
+    this.panMode = false;
+    this.roi = null;
+    this.drag = null;
+    this.dragRect = null;
+    this.lastCursor = null;
+    this.listeners = [
+      ["pointerdown", (e) => this.down(
+        /** @type {PointerEvent} */
+        e
+      )],
+      ["pointermove", (e) => this.move(
+        /** @type {PointerEvent} */
+        e
+      )],
+      ["pointerup", (e) => this.up(
+        /** @type {PointerEvent} */
+        e
+      )],
+      ["pointerleave", () => this.callbacks.onCursor("")],
+      ["wheel", (e) => this.wheel(
+        /** @type {WheelEvent} */
+        e
+      )],
+      ["dblclick", () => this.resetView()]
+    ];
+    for (const [name, fn] of this.listeners) stage.addEventListener(name, fn, { passive: false });
+  }
+  destroy() {
+    for (const [name, fn] of this.listeners) this.stage.removeEventListener(name, fn);
+  }
+  /**
+   * Show a new plane (keeping zoom and pan when its size is unchanged).
+   * @param {import("./types.js").Plane} plane
+   */
+  setPlane(plane) {
+    const sized = this.plane && this.plane.width === plane.width && this.plane.height === plane.height;
+    this.plane = plane;
+    if (!sized) {
+      this.canvas.width = this.buffer.width = plane.width;
+      this.canvas.height = this.buffer.height = plane.height;
+      this.image = this.bctx.createImageData(plane.width, plane.height);
+      this.scale = STAGE_PX / Math.max(plane.width, plane.height);
+      const w = Math.round(plane.width * this.scale);
+      const hgt = Math.round(plane.height * this.scale);
+      for (const c of [this.canvas]) {
+        c.style.width = `${w}px`;
+        c.style.height = `${hgt}px`;
+      }
+      this.overlay.width = w;
+      this.overlay.height = hgt;
+      this.stage.style.width = `${w}px`;
+      this.stage.style.height = `${hgt}px`;
+      this.view = { zoom: 1, panX: 0, panY: 0 };
+    }
+    this.render();
+  }
+  /**
+   * @param {string} colormap
+   * @param {number} vmin
+   * @param {number} vmax
+   */
+  setDisplay(colormap, vmin, vmax) {
+    this.colormap = colormap;
+    this.vmin = vmin;
+    this.vmax = vmax;
+    if (this.plane) this.render();
+  }
+  /** Recolour the current plane and draw it with the current zoom and pan. */
+  render() {
+    if (!this.plane || !this.image) return;
+    applyLut(this.plane.data, new Uint32Array(this.image.data.buffer), this.vmin, this.vmax, lut(this.colormap));
+    this.bctx.putImageData(this.image, 0, 0);
+    this.paint();
+  }
+  paint() {
+    const { zoom, panX, panY } = this.view;
+    this.ctx.setTransform(1, 0, 0, 1, 0, 0);
+    this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.ctx.imageSmoothingEnabled = false;
+    this.ctx.setTransform(zoom, 0, 0, zoom, panX, panY);
+    this.ctx.drawImage(this.buffer, 0, 0);
+    this.paintOverlay();
+  }
+  paintOverlay() {
+    const o = this.octx;
+    o.clearRect(0, 0, this.overlay.width, this.overlay.height);
+    const rect = this.dragRect ?? this.roiRect();
+    if (!rect) return;
+    const [y0, y1, x0, x1] = rect;
+    const [sx0, sy0] = this.toScreen(x0, y0);
+    const [sx1, sy1] = this.toScreen(x1, y1);
+    o.lineWidth = 2;
+    o.strokeStyle = "#00e5ff";
+    o.strokeRect(sx0, sy0, Math.max(2, sx1 - sx0), Math.max(2, sy1 - sy0));
+  }
+  /** @returns {[number, number, number, number] | null} */
+  roiRect() {
+    const r = this.roi;
+    if (!r || r.length === 0) return null;
+    if (r.length === 2) return [r[0], r[0] + 1, r[1], r[1] + 1];
+    return [r[0], r[1], r[2], r[3]];
+  }
+  /** @param {number[] | null} roi */
+  setRoi(roi) {
+    this.roi = roi && roi.length ? roi : null;
+    this.paintOverlay();
+  }
+  resetView() {
+    this.view = { zoom: 1, panX: 0, panY: 0 };
+    this.paint();
+  }
+  /**
+   * Plane coordinates (fractional) -> overlay CSS pixels.
+   * @param {number} x
+   * @param {number} y
+   * @returns {[number, number]}
+   */
+  toScreen(x, y) {
+    const { zoom, panX, panY } = this.view;
+    return [(x * zoom + panX) * this.scale, (y * zoom + panY) * this.scale];
+  }
+  /**
+   * Event position -> plane coordinates (fractional, may be outside the plane).
+   * @param {MouseEvent} e
+   * @returns {[number, number]} [x, y]
+   */
+  toPlane(e) {
+    const r = this.stage.getBoundingClientRect();
+    const cx = (e.clientX - r.left) / this.scale;
+    const cy = (e.clientY - r.top) / this.scale;
+    const { zoom, panX, panY } = this.view;
+    return [(cx - panX) / zoom, (cy - panY) / zoom];
+  }
+  /** @param {PointerEvent} e */
+  down(e) {
+    if (!this.plane || e.button !== 0 && e.button !== 1) return;
+    e.preventDefault();
+    this.stage.setPointerCapture?.(e.pointerId);
+    const [px, py] = this.toPlane(e);
+    const pan = this.panMode || e.shiftKey || e.button === 1;
+    this.drag = { x: e.clientX, y: e.clientY, px, py, panX: this.view.panX, panY: this.view.panY, pan, moved: false };
+  }
+  /** @param {PointerEvent} e */
+  move(e) {
+    if (!this.plane) return;
+    const [px, py] = this.toPlane(e);
+    this.readout(px, py);
+    const d = this.drag;
+    if (!d) return;
+    if (Math.abs(e.clientX - d.x) + Math.abs(e.clientY - d.y) > 3) d.moved = true;
+    if (d.pan) {
+      this.view.panX = d.panX + (e.clientX - d.x) / this.scale;
+      this.view.panY = d.panY + (e.clientY - d.y) / this.scale;
+      this.paint();
+    } else if (d.moved) {
+      this.dragRect = this.rectFrom(d.px, d.py, px, py);
+      this.paintOverlay();
+    }
+  }
+  /** @param {PointerEvent} e */
+  up(e) {
+    const d = this.drag;
+    this.drag = null;
+    if (!d || !this.plane || d.pan) return;
+    const [px, py] = this.toPlane(e);
+    this.dragRect = null;
+    if (!d.moved) {
+      const x = Math.floor(px), y = Math.floor(py);
+      if (x >= 0 && y >= 0 && x < this.plane.width && y < this.plane.height) {
+        this.setRoi([y, x]);
+        this.callbacks.onSelect({ pixel: [y, x] });
+      } else this.paintOverlay();
+      return;
+    }
+    const rect = this.rectFrom(d.px, d.py, px, py);
+    if (rect[1] > rect[0] && rect[3] > rect[2]) {
+      this.setRoi(rect);
+      this.callbacks.onSelect({ roi: rect });
+    } else this.paintOverlay();
+  }
+  /**
+   * The half-open pixel rectangle covered by a drag between two plane points, clipped.
+   * @param {number} ax @param {number} ay @param {number} bx @param {number} by
+   * @returns {[number, number, number, number]}
+   */
+  rectFrom(ax, ay, bx, by) {
+    const p = (
+      /** @type {import("./types.js").Plane} */
+      this.plane
+    );
+    const clamp = (v, n) => Math.min(n, Math.max(0, v));
+    const x0 = clamp(Math.floor(Math.min(ax, bx)), p.width);
+    const x1 = clamp(Math.floor(Math.max(ax, bx)) + 1, p.width);
+    const y0 = clamp(Math.floor(Math.min(ay, by)), p.height);
+    const y1 = clamp(Math.floor(Math.max(ay, by)) + 1, p.height);
+    return [y0, y1, x0, x1];
+  }
+  /** @param {WheelEvent} e */
+  wheel(e) {
+    if (!this.plane) return;
+    e.preventDefault();
+    const r = this.stage.getBoundingClientRect();
+    const cx = (e.clientX - r.left) / this.scale;
+    const cy = (e.clientY - r.top) / this.scale;
+    const { zoom, panX, panY } = this.view;
+    const next = Math.min(64, Math.max(1, zoom * (e.deltaY < 0 ? 1.25 : 0.8)));
+    this.view = { zoom: next, panX: cx - (cx - panX) * next / zoom, panY: cy - (cy - panY) * next / zoom };
+    this.paint();
+  }
+  /**
+   * Update the cursor readout for plane point (px, py).
+   * @param {number} px @param {number} py
+   */
+  readout(px, py) {
+    const p = this.plane;
+    if (!p) return;
+    const x = Math.floor(px), y = Math.floor(py);
+    if (x < 0 || y < 0 || x >= p.width || y >= p.height) {
+      this.lastCursor = null;
+      this.callbacks.onCursor("");
+      return;
+    }
+    this.lastCursor = [y, x];
+    this.callbacks.onCursor(`y ${y}, x ${x}, value ${p.data[y * p.width + x]}`);
+  }
+  /** Refresh the readout after the plane under a still cursor changed. */
+  refreshReadout() {
+    if (this.lastCursor) this.readout(this.lastCursor[1] + 0.5, this.lastCursor[0] + 0.5);
+  }
+};
+
+// src/stats.js
+function percentile(values, q) {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q / 100;
+  const lo = Math.floor(pos);
+  const hi = Math.min(s.length - 1, lo + 1);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+var FpsMeter = class {
+  constructor() {
+    this.stamps = [];
+  }
+  /** @param {number} now */
+  tick(now) {
+    this.stamps.push(now);
+    while (this.stamps.length && this.stamps[0] < now - 1e3) this.stamps.shift();
+  }
+  /** @param {number} now */
+  fps(now) {
+    while (this.stamps.length && this.stamps[0] < now - 1e3) this.stamps.shift();
+    return this.stamps.length;
+  }
+};
+
+// src/timing.js
+var KEEP = 200;
+function bytes(n) {
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(0)} KB`;
+  return `${n} B`;
+}
+function ms(v) {
+  return v == null ? "\u2013" : `${v.toFixed(1)}`;
+}
+var TimingPanel = class {
+  /**
+   * @param {HTMLElement} root  the panel (its dataset carries machine-readable figures)
+   * @param {HTMLElement} text
+   * @param {HTMLCanvasElement} chart
+   */
+  constructor(root, text, chart) {
+    this.root = root;
+    this.text = text;
+    this.chart = chart;
+    this.recent = [];
+    this.fps = new FpsMeter();
+  }
+  /**
+   * Record one drawn plane.
+   * @param {import("./types.js").PlaneTiming} t  Python's side of the cost
+   * @param {number | null} totalMs  request sent -> drawn (null for planes asked from Python)
+   * @param {number} drawMs  decode + colour + paint in the browser
+   * @param {string} where  "field F · time T · z Z"
+   */
+  record(t, totalMs, drawMs, where) {
+    const now = performance.now();
+    this.fps.tick(now);
+    if (totalMs != null) {
+      this.recent.push({ total: totalMs, hit: t.cache === "hit" });
+      if (this.recent.length > KEEP) this.recent.shift();
+    }
+    const totals = this.recent.map((r) => r.total);
+    const p50 = percentile(totals, 50);
+    const p95 = percentile(totals, 95);
+    const blocks = t.blocks.length ? t.blocks.map((b) => `(${b.join(",")})`).join(" ") : "none";
+    this.text.textContent = `${where}: cache ${t.cache} \xB7 blocks read ${blocks} \xB7 ${bytes(t.bytes)}
+read ${ms(t.read_ms)} ms \xB7 kernel ${ms(t.server_ms)} ms \xB7 draw ${ms(drawMs)} ms \xB7 round trip ${ms(totalMs)} ms
+round trip p50 ${ms(p50)} / p95 ${ms(p95)} ms \xB7 read p50 ${ms(t.read_p50)} / p95 ${ms(t.read_p95)} ms \xB7 ${this.fps.fps(now)} planes/s \xB7 cache ${bytes(t.cache_bytes)}`;
+    this.root.dataset.lastTotalMs = totalMs == null ? "" : totalMs.toFixed(2);
+    this.root.dataset.lastDrawMs = drawMs.toFixed(2);
+    this.root.dataset.p50 = p50 == null ? "" : p50.toFixed(2);
+    this.root.dataset.p95 = p95 == null ? "" : p95.toFixed(2);
+    this.root.dataset.cache = t.cache;
+    this.root.dataset.serverMs = String(t.server_ms);
+    this.root.dataset.readMs = String(t.read_ms);
+    this.drawChart();
+  }
+  drawChart() {
+    const c = this.chart;
+    const ctx = (
+      /** @type {CanvasRenderingContext2D} */
+      c.getContext("2d")
+    );
+    ctx.clearRect(0, 0, c.width, c.height);
+    const items = this.recent.slice(-Math.floor(c.width / 3));
+    const top = Math.max(50, ...items.map((r) => r.total));
+    items.forEach((r, i) => {
+      const hgt = Math.max(1, r.total / top * (c.height - 10));
+      ctx.fillStyle = r.hit ? "#74c476" : "#fd8d3c";
+      ctx.fillRect(i * 3, c.height - hgt, 2, hgt);
+    });
+    ctx.fillStyle = "#666";
+    ctx.font = "9px sans-serif";
+    ctx.fillText(`${top.toFixed(0)} ms \xB7 green hit, orange read`, 2, 9);
+  }
+};
+
+// src/index.js
+var STALE_REQUEST_MS = 3e3;
+function render({ model, el }) {
+  const dom = buildDom(el, COLORMAP_NAMES);
+  const modelHandlers = [];
+  const domHandlers = [];
+  const onModel = (name, fn) => {
+    model.on(name, fn);
+    modelHandlers.push([name, fn]);
+  };
+  const onDom = (target, name, fn) => {
+    target.addEventListener(name, fn);
+    domHandlers.push([target, name, fn]);
+  };
+  const pos = { field: model.get("field"), time: model.get("time"), z: model.get("z") };
+  let nextId = 1;
+  let lastSentId = 0;
+  let lastSentAt = 0;
+  let lastAnsweredId = 0;
+  const sentAt = /* @__PURE__ */ new Map();
+  let playTimer = null;
+  let errorTimer = null;
+  let traceUrl = null;
+  let pendingAck = null;
+  let ackTimer = null;
+  const view = new PlaneView(dom.stage, dom.plane, dom.overlay, {
+    onSelect: (sel) => model.send({ type: "roi", field: pos.field, ...sel }),
+    onCursor: (text) => {
+      dom.cursor.textContent = text;
+    }
+  });
+  const timing = new TimingPanel(dom.timing, dom.timingText, dom.timingChart);
+  const chunks = new ChunkMap(dom.chunkMap, dom.chunkCanvas, dom.legend, dom.chunkText);
+  const inFlight = () => lastSentId > lastAnsweredId && performance.now() - lastSentAt < STALE_REQUEST_MS;
+  function request(playing2 = false) {
+    const id = nextId++;
+    const now = performance.now();
+    sentAt.set(id, now);
+    if (sentAt.size > 500) sentAt.delete(
+      /** @type {number} */
+      sentAt.keys().next().value
+    );
+    lastSentId = id;
+    lastSentAt = now;
+    model.send({ type: "request", id, field: pos.field, time: pos.time, z: pos.z, playing: playing2, ack: pendingAck });
+    pendingAck = null;
+  }
+  function flushAck() {
+    ackTimer = null;
+    if (pendingAck) model.send({ type: "drawn", id: pendingAck.id, total_ms: pendingAck.total_ms });
+    pendingAck = null;
+  }
+  const config = (key, value) => model.send({ type: "config", key, value });
+  function showError(text) {
+    dom.error.textContent = text;
+    dom.error.hidden = false;
+    if (errorTimer) clearTimeout(errorTimer);
+    errorTimer = setTimeout(() => {
+      dom.error.hidden = true;
+    }, 1e4);
+  }
+  const axes = (
+    /** @type {const} */
+    ["field", "time", "z"]
+  );
+  const counts = { field: "n_fields", time: "n_times", z: "n_z" };
+  function syncRanges() {
+    for (const a of axes) {
+      const n = Math.max(1, model.get(counts[a]));
+      for (const input of [dom[a].range, dom[a].number]) {
+        input.max = String(n - 1);
+        input.disabled = n <= 1;
+        input.value = String(pos[a]);
+      }
+    }
+  }
+  function moveTo(axis, value, playing2 = false) {
+    const n = Math.max(1, model.get(counts[axis]));
+    const v = Math.min(n - 1, Math.max(0, Math.round(value)));
+    if (!Number.isFinite(v)) return;
+    pos[axis] = v;
+    dom[axis].range.value = dom[axis].number.value = String(v);
+    request(playing2);
+  }
+  for (const a of axes) {
+    onDom(dom[a].range, "input", () => moveTo(a, Number(dom[a].range.value)));
+    onDom(dom[a].number, "change", () => moveTo(a, Number(dom[a].number.value)));
+  }
+  for (const a of axes) {
+    onModel(`change:${a}`, () => {
+      if (inFlight()) return;
+      pos[a] = model.get(a);
+      dom[a].range.value = dom[a].number.value = String(pos[a]);
+    });
+  }
+  for (const key of ["n_fields", "n_times", "n_z"]) onModel(`change:${key}`, syncRanges);
+  onDom(dom.root, "keydown", (e) => {
+    const target = (
+      /** @type {HTMLElement} */
+      e.target
+    );
+    if (target !== dom.root && target.tagName !== "CANVAS") return;
+    const step = { ArrowRight: ["time", 1], ArrowLeft: ["time", -1], ArrowUp: ["z", 1], ArrowDown: ["z", -1] }[e.key];
+    if (step) {
+      e.preventDefault();
+      const [axis, d] = (
+        /** @type {["time" | "z", number]} */
+        step
+      );
+      moveTo(axis, pos[axis] + d);
+    } else if (e.key === " ") {
+      e.preventDefault();
+      togglePlay();
+    }
+  });
+  onDom(dom.stage, "pointerdown", () => dom.root.focus({ preventScroll: true }));
+  let playing = false;
+  let owedFrame = false;
+  function nextFrame() {
+    const n = Math.max(1, model.get("n_times"));
+    pos.time = (pos.time + 1) % n;
+    dom.time.range.value = dom.time.number.value = String(pos.time);
+    request(true);
+  }
+  function schedule() {
+    if (!playing) return;
+    const fps = Math.max(1, Number(model.get("fps")) || 20);
+    playTimer = setTimeout(tick, 1e3 / fps);
+  }
+  function tick() {
+    if (inFlight()) owedFrame = true;
+    else nextFrame();
+    schedule();
+  }
+  function setPlaying(on) {
+    if (on === playing) return;
+    playing = on;
+    owedFrame = false;
+    dom.play.textContent = on ? "\u275A\u275A pause" : "\u25B6 play";
+    dom.play.classList.toggle("six-active", on);
+    if (playTimer) clearTimeout(playTimer);
+    playTimer = null;
+    if (on) schedule();
+  }
+  function togglePlay() {
+    setPlaying(!playing);
+    config("playing", playing);
+  }
+  onDom(dom.play, "click", togglePlay);
+  onModel("change:playing", () => setPlaying(Boolean(model.get("playing"))));
+  onDom(dom.fps, "change", () => config("fps", Number(dom.fps.value)));
+  onModel("change:fps", () => {
+    dom.fps.value = String(model.get("fps"));
+  });
+  function display() {
+    view.setDisplay(model.get("colormap"), Number(model.get("vmin")), Number(model.get("vmax")));
+  }
+  function syncDisplayInputs() {
+    dom.colormap.value = model.get("colormap");
+    dom.vmin.value = String(model.get("vmin"));
+    dom.vmax.value = String(model.get("vmax"));
+  }
+  onDom(dom.colormap, "change", () => {
+    view.setDisplay(dom.colormap.value, view.vmin, view.vmax);
+    config("colormap", dom.colormap.value);
+  });
+  for (
+    const [input, key] of
+    /** @type {const} */
+    [[dom.vmin, "vmin"], [dom.vmax, "vmax"]]
+  ) {
+    onDom(input, "change", () => {
+      const v = Number(input.value);
+      if (!Number.isFinite(v) || input.value === "") return;
+      if (key === "vmin") view.setDisplay(view.colormap, v, view.vmax);
+      else view.setDisplay(view.colormap, view.vmin, v);
+      config(key, v);
+    });
+  }
+  onDom(dom.auto, "click", () => model.send({ type: "auto_contrast" }));
+  for (const key of ["colormap", "vmin", "vmax"]) {
+    onModel(`change:${key}`, () => {
+      syncDisplayInputs();
+      display();
+    });
+  }
+  onDom(dom.pan, "click", () => {
+    view.panMode = !view.panMode;
+    dom.pan.classList.toggle("six-active", view.panMode);
+    dom.stage.classList.toggle("six-panning", view.panMode);
+  });
+  onDom(dom.reset, "click", () => view.resetView());
+  onDom(dom.clear, "click", () => model.send({ type: "clear_roi" }));
+  onModel("change:roi", () => view.setRoi(model.get("roi")));
+  function syncOptions() {
+    const channels = (
+      /** @type {string[]} */
+      model.get("channels") || []
+    );
+    dom.channel.replaceChildren(
+      ...channels.map((c, i) => {
+        const o = document.createElement("option");
+        o.value = String(i);
+        o.textContent = c;
+        return o;
+      })
+    );
+    dom.channel.value = String(model.get("channel"));
+    dom.channelLabel.hidden = channels.length < 2;
+    dom.scheme.value = model.get("chunk_scheme");
+    dom.backend.value = model.get("backend");
+    dom.cacheMb.value = String(model.get("cache_mb"));
+    dom.prefetch.value = String(model.get("prefetch"));
+    dom.fps.value = String(model.get("fps"));
+  }
+  onDom(dom.channel, "change", () => config("channel", Number(dom.channel.value)));
+  onDom(dom.scheme, "change", () => config("chunk_scheme", dom.scheme.value.trim()));
+  onDom(dom.backend, "change", () => config("backend", dom.backend.value));
+  onDom(dom.cacheMb, "change", () => config("cache_mb", Number(dom.cacheMb.value)));
+  onDom(dom.prefetch, "change", () => config("prefetch", Number(dom.prefetch.value)));
+  for (const key of ["channels", "channel", "chunk_scheme", "backend", "cache_mb", "prefetch"]) {
+    onModel(`change:${key}`, syncOptions);
+  }
+  function syncTraceImage() {
+    const png = model.get("trace_png");
+    const show = model.get("trace_mode") === "image" && png && png.byteLength > 0;
+    dom.traceImage.hidden = !show;
+    if (traceUrl) URL.revokeObjectURL(traceUrl);
+    traceUrl = null;
+    if (show) {
+      const bytes2 = new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
+      traceUrl = URL.createObjectURL(new Blob([bytes2], { type: "image/png" }));
+      dom.traceImage.src = traceUrl;
+    }
+  }
+  onModel("change:trace_png", syncTraceImage);
+  onDom(dom.traceImage, "click", (e) => {
+    const [f0, f1, x0, x1] = (
+      /** @type {number[]} */
+      model.get("trace_axes") || []
+    );
+    if (f1 === void 0) return;
+    const r = dom.traceImage.getBoundingClientRect();
+    const frac = ((e.clientX - r.left) / r.width - f0) / (f1 - f0);
+    if (frac < 0 || frac > 1) return;
+    model.send({ type: "trace_click", x: x0 + frac * (x1 - x0) });
+  });
+  function onMessage(msg, buffers) {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "plane") onPlane(msg, buffers);
+    else if (msg.type === "error") {
+      showError(msg.message);
+      lastAnsweredId = lastSentId;
+    } else if (msg.type === "reading") {
+      if (msg.field === pos.field) chunks.markReading(msg.block[0], msg.block[1]);
+    } else if (msg.type === "trace") {
+      dom.traceStatus.textContent = msg.state === "done" ? `trace: done (${msg.total} time points)` : `trace: ${msg.done}/${msg.total} time points`;
+      dom.traceStatus.dataset.state = msg.state;
+    }
+  }
+  function onPlane(msg, buffers) {
+    const t0 = performance.now();
+    let data;
+    try {
+      data = typedPlane(buffers[0], msg.dtype, msg.width * msg.height);
+    } catch (err) {
+      showError(String(err));
+      return;
+    }
+    view.setPlane({ id: msg.id, field: msg.field, time: msg.time, z: msg.z, height: msg.height, width: msg.width, data });
+    view.refreshReadout();
+    const where = `field ${msg.field} \xB7 time ${msg.time} \xB7 z ${msg.z}`;
+    dom.status.textContent = where;
+    dom.root.dataset.field = String(msg.field);
+    dom.root.dataset.time = String(msg.time);
+    dom.root.dataset.z = String(msg.z);
+    dom.root.dataset.requestId = String(msg.id);
+    const now = performance.now();
+    let total = null;
+    if (msg.id > 0) {
+      lastAnsweredId = Math.max(lastAnsweredId, msg.id);
+      const sent = sentAt.get(msg.id);
+      if (sent !== void 0) {
+        total = now - sent;
+        sentAt.delete(msg.id);
+        pendingAck = { id: msg.id, total_ms: total };
+        if (ackTimer) clearTimeout(ackTimer);
+        ackTimer = setTimeout(flushAck, 250);
+      }
+    }
+    timing.record(msg.timing, total, now - t0, where);
+    if (msg.chunk_map && buffers[1]) {
+      chunks.setGrid(buffers[1], msg.chunk_map.rows, msg.chunk_map.cols, msg.chunk_map.bin);
+    }
+    if (msg.block) chunks.setCurrent(msg.block[0], msg.block[1]);
+    if (playing && owedFrame && !inFlight()) {
+      owedFrame = false;
+      nextFrame();
+    }
+  }
+  onModel("msg:custom", onMessage);
+  onDom(dom.error, "click", () => {
+    dom.error.hidden = true;
+  });
+  syncRanges();
+  syncOptions();
+  syncDisplayInputs();
+  display();
+  view.setRoi(model.get("roi"));
+  syncTraceImage();
+  setPlaying(Boolean(model.get("playing")));
+  request();
+  return () => {
+    setPlaying(false);
+    if (errorTimer) clearTimeout(errorTimer);
+    if (ackTimer) clearTimeout(ackTimer);
+    if (traceUrl) URL.revokeObjectURL(traceUrl);
+    for (const [name, fn] of modelHandlers) model.off(name, fn);
+    for (const [target, name, fn] of domHandlers) target.removeEventListener(name, fn);
+    view.destroy();
+    dom.root.remove();
+  };
+}
+var index_default = { render };
+export {
+  index_default as default
+};

@@ -1,0 +1,245 @@
+"""The time-series trace of the selected pixel or ROI: read on demand, drawn with matplotlib.
+
+A trace over a long recording reads one pixel (or ROI) from every time point, which can take
+seconds, so it is read in growing slices of time on its own thread and the figure fills in as
+slices arrive; selecting another ROI cancels the read in progress at the next slice.
+
+In Jupyter front ends the figure is an ipympl canvas (interactive: zoom, and a click moves the
+time slider). Where ipympl cannot render (marimo, or no kernel) the same figure is rendered with
+Agg into a PNG that the explorer shows inside its own view.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+
+#: Aim for slices that take about this long, so progress is visible but overhead is small.
+SLICE_TARGET_S = 0.08
+MIN_SLICE, MAX_SLICE = 16, 8192
+
+
+@dataclass(frozen=True)
+class TraceJob:
+    roi: tuple[int, int, int, int]
+    pixel: bool
+    field: int
+    z: int
+
+
+def read_slice(stack, job: TraceJob, t: slice) -> np.ndarray:
+    if job.pixel:
+        return np.asarray(
+            stack.timeseries(job.roi[0], job.roi[2], field=job.field, z=job.z, t=t), float
+        )
+    return np.asarray(stack.timeseries(roi=job.roi, field=job.field, z=job.z, t=t), float)
+
+
+class TraceLoader:
+    """Reads traces slice by slice on a background thread; the newest job cancels older ones.
+
+    Callbacks run on the loader thread: ``on_start(job, n)``, ``on_slice(job, t0, values)``,
+    ``on_done(job, values)``, ``on_error(job, exc)``.
+    """
+
+    def __init__(self, *, on_start, on_slice, on_done, on_error):
+        self._callbacks = (on_start, on_slice, on_done, on_error)
+        self._cond = threading.Condition()
+        self._job: tuple[object, TraceJob, int] | None = None
+        self._generation = 0
+        self._busy = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="si-explorer-trace", daemon=True)
+        self._thread.start()
+
+    def start(self, stack, job: TraceJob) -> None:
+        with self._cond:
+            self._generation += 1
+            self._job = (stack, job, self._generation)
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._generation += 1
+            self._job = None
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._job is None and not self._busy, timeout)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._job = None
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        on_start, on_slice, on_done, on_error = self._callbacks
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed or self._job is not None)
+                if self._closed:
+                    return
+                stack, job, generation = self._job
+                self._job = None
+                self._busy = True
+            try:
+                n = stack.shape[1]
+                values = np.full(n, np.nan)
+                on_start(job, n)
+                t0, size = 0, MIN_SLICE
+                while t0 < n:
+                    if generation != self._generation:
+                        break
+                    started = time.perf_counter()
+                    part = read_slice(stack, job, slice(t0, min(n, t0 + size)))
+                    values[t0 : t0 + len(part)] = part
+                    if generation != self._generation:
+                        break
+                    on_slice(job, t0, part)
+                    t0 += len(part)
+                    if len(part) == 0:
+                        break
+                    elapsed = time.perf_counter() - started
+                    # Grow slices while they are quick, shrink them when the disk is slow.
+                    if elapsed < SLICE_TARGET_S / 2:
+                        size = min(MAX_SLICE, size * 2)
+                    elif elapsed > SLICE_TARGET_S * 2:
+                        size = max(MIN_SLICE, size // 2)
+                else:
+                    on_done(job, values)
+            except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised
+                on_error(job, exc)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+
+class TraceFigure:
+    """A matplotlib figure with the trace line and a marker at the current time.
+
+    ``mode`` is ``"ipympl"`` (an interactive canvas widget, :attr:`canvas`) or ``"image"`` (Agg;
+    use :meth:`png`). ``on_click_time(t)`` is called with the time index nearest a click.
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        n_times: int,
+        time_seconds: np.ndarray | None,
+        on_click_time: Callable[[int], None] | None = None,
+    ):
+        self.mode = mode
+        self.lock = threading.RLock()
+        self.fig = Figure(figsize=(5.2, 3.0), dpi=96, layout="constrained")
+        if mode == "ipympl":
+            from ipympl.backend_nbagg import Canvas, FigureManager
+
+            self.canvas = Canvas(self.fig)
+            # The manager wires the toolbar and resize protocol that ipympl's front end expects.
+            self._manager = FigureManager(self.canvas, 0)
+            self.canvas.header_visible = False
+            self.canvas.footer_visible = False
+            self.canvas.toolbar_position = "top"
+        else:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            self.canvas = FigureCanvasAgg(self.fig)
+        self.seconds = time_seconds is not None and len(time_seconds) == n_times
+        self.x = (
+            np.asarray(time_seconds, float) if self.seconds else np.arange(n_times, dtype=float)
+        )
+        self.y = np.full(n_times, np.nan)
+        self.ax = self.fig.add_subplot()
+        (self.line,) = self.ax.plot(self.x, self.y, color="#1f77b4", lw=1.2)
+        self.marker = self.ax.axvline(self.x[0] if n_times else 0, color="#d62728", lw=1)
+        self.ax.set_xlabel("time (s)" if self.seconds else "frame")
+        self.ax.set_ylabel("value")
+        self.ax.set_title("click the plane to select a pixel, drag for a ROI", fontsize=9)
+        if n_times > 1:
+            self.ax.set_xlim(self.x[0], self.x[-1])
+        self._on_click_time = on_click_time
+        if on_click_time is not None:
+            self.canvas.mpl_connect("button_press_event", self._clicked)
+
+    def time_index(self, xdata: float) -> int:
+        """The time index nearest ``xdata`` (seconds or frames, as on the axis)."""
+        i = int(np.searchsorted(self.x, xdata))
+        i = min(max(i, 0), len(self.x) - 1)
+        if i > 0 and abs(self.x[i - 1] - xdata) <= abs(self.x[i] - xdata):
+            i -= 1
+        return i
+
+    def _clicked(self, event) -> None:
+        toolbar = getattr(self.canvas, "toolbar", None)
+        # While the toolbar's pan or zoom tool is active a click belongs to it, not to us.
+        if event.inaxes is not self.ax or (toolbar is not None and getattr(toolbar, "mode", "")):
+            return
+        if event.xdata is not None and len(self.x):
+            self._on_click_time(self.time_index(event.xdata))
+
+    def begin(self, label: str) -> None:
+        with self.lock:
+            self.y[:] = np.nan
+            self.line.set_ydata(self.y)
+            self.ax.set_title(label, fontsize=9)
+        self.redraw()
+
+    def fill(self, t0: int, values: np.ndarray) -> None:
+        with self.lock:
+            self.y[t0 : t0 + len(values)] = values
+            # Same-length array each time: a draw racing with this update never sees a
+            # mismatched x/y pair.
+            self.line.set_ydata(self.y)
+            finite = self.y[np.isfinite(self.y)]
+            if finite.size:
+                lo, hi = float(finite.min()), float(finite.max())
+                pad = (hi - lo) * 0.05 or 1.0
+                self.ax.set_ylim(lo - pad, hi + pad)
+        self.redraw()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.y[:] = np.nan
+            self.line.set_ydata(self.y)
+            self.ax.set_title("click the plane to select a pixel, drag for a ROI", fontsize=9)
+        self.redraw()
+
+    def set_marker(self, t: int) -> None:
+        if not len(self.x):
+            return
+        with self.lock:
+            self.marker.set_xdata([self.x[min(t, len(self.x) - 1)]])
+        self.redraw()
+
+    def redraw(self) -> None:
+        if self.mode == "ipympl":
+            self.canvas.draw_idle()
+
+    def png(self) -> bytes:
+        with self.lock, io.BytesIO() as buf:
+            self.fig.savefig(buf, format="png")
+            return buf.getvalue()
+
+    def axes_fraction(self) -> list[float]:
+        """Where the x axis sits in the PNG (fractions of its width) and its data limits.
+
+        The image fallback uses this to turn a click on the picture into a time index.
+        """
+        with self.lock:
+            self.canvas.draw()
+            bbox = self.ax.get_position()
+            x0, x1 = self.ax.get_xlim()
+        return [float(bbox.x0), float(bbox.x1), float(x0), float(x1)]
+
+    def close(self) -> None:
+        if self.mode == "ipympl":
+            self.canvas.close()
