@@ -204,10 +204,10 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
 
 def _first_description(source: SourceFile) -> bytes | None:
     index = source.index
-    offset = int(index.desc_offsets[0])
+    offset = index.item("desc_offsets", 0)
     if offset < 0:
         return None
-    return source.reader.read_bytes(offset, int(index.desc_lengths[0]))
+    return source.reader.read_bytes(offset, index.item("desc_lengths", 0))
 
 
 def _check_same_pages(first: PageIndex, other: PageIndex) -> None:

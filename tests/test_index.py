@@ -4,6 +4,7 @@ corrupt files, the on-disk cache, pickling and read_ifd."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
 import re
@@ -832,7 +833,11 @@ def test_cache_hit_after_walk(tmp_path, private_cache):
         np.testing.assert_array_equal(getattr(second, name), getattr(first, name))
         assert not getattr(second, name).flags.writeable
     assert (second.raw, second.shape, second.dtype, second.missing_bytes) == (
-        first.raw, first.shape, first.dtype, first.missing_bytes)  # fmt: skip
+        first.raw,
+        first.shape,
+        first.dtype,
+        first.missing_bytes,
+    )
     assert build_index(path, cache=False).method == "walk"
 
 
@@ -918,8 +923,9 @@ def test_pickle_is_small_and_exact(tmp_path, synthetic):
     files = synthetic(height=256, width=256, volumes=20_000, sparse=True)
     regular = build_index(files.paths[0])
     irregular = build_index(walked_file(tmp_path))
-    broken = build_index(synthetic(height=64, width=64, volumes=3_000, sparse=True,
-                                   stride_break_at=2_000).paths[0])  # fmt: skip
+    broken = build_index(
+        synthetic(height=64, width=64, volumes=3_000, sparse=True, stride_break_at=2_000).paths[0]
+    )
     for index, limit in ((regular, 1_000), (broken, 2_000), (irregular, 5_000)):
         data = pickle.dumps(index)
         assert len(data) < limit
@@ -930,6 +936,21 @@ def test_pickle_is_small_and_exact(tmp_path, synthetic):
             assert getattr(copy, name).dtype == np.int64
             assert not getattr(copy, name).flags.writeable
         assert copy.dtype == index.dtype and copy.shape == index.shape
+
+
+@pytest.mark.parametrize("n_runs", [1, 2, 3, 64, 65, 200])
+def test_runs_round_trip(n_runs):
+    from si_explorer.tiff import runs
+
+    rng = np.random.default_rng(n_runs)
+    values = np.cumsum(np.repeat(rng.integers(-5, 50, n_runs), 50)).astype(np.int64)
+    encoded = runs.encode(values)
+    assert encoded is not None and len(encoded) <= n_runs
+    decoded = runs.decode(encoded, values.size)
+    np.testing.assert_array_equal(decoded, values)
+    assert decoded.dtype == np.int64 and not decoded.flags.writeable
+    assert runs.encode(rng.integers(0, 1 << 40, 1000)) is None  # irregular: kept as is
+    np.testing.assert_array_equal(runs.decode(runs.encode(values[:1]), 1), values[:1])
 
 
 def test_progress_bar(tmp_path, capsys):
@@ -962,6 +983,8 @@ def test_read_ifd_matches_tifffile(tmp_path):
         from_file = read_ifd(file)  # the first IFD by default
         assert file.tell() == 123
     from_bytes = read_ifd(BLANK_IPA.read_bytes(), 8200)
-    assert from_file.get(273) == from_bytes.get(273) == (8, 4104)
+    with open(BLANK_IPA, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        from_map = read_ifd(m, 8200)
+    assert from_file.get(273) == from_bytes.get(273) == from_map.get(273) == (8, 4104)
     with pytest.raises(CorruptTiffError):
         read_ifd(BLANK_IPA, os.path.getsize(BLANK_IPA) - 10)

@@ -232,10 +232,10 @@ class PagedPlanes:
         file_number = bisect.bisect_right(self._starts, page) - 1
         source = self.files[file_number]
         local = page - self._starts[file_number]
-        offset = int(source.index.desc_offsets[local])
+        offset = source.index.item("desc_offsets", local)
         if offset < 0:
             return ""
-        raw = source.reader.read_bytes(offset, int(source.index.desc_lengths[local]))
+        raw = source.reader.read_bytes(offset, source.index.item("desc_lengths", local))
         return raw.split(b"\0", 1)[0].decode("latin-1")
 
     def close(self) -> None:

@@ -11,7 +11,10 @@ of a page it only knows by IFD offset).
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
+import stat
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -310,12 +313,14 @@ class ByteSource:
         self.fd = fd
         try:
             st = os.fstat(fd)
-            import stat
-
             if stat.S_ISDIR(st.st_mode):
                 raise NotATiffError(path, "is a directory, not a TIFF file")
             self.size = st.st_size
             self.mtime_ns = st.st_mtime_ns
+            if hasattr(os, "posix_fadvise"):
+                # Index reads are small and scattered; readahead would pull in pixels.
+                with contextlib.suppress(OSError):  # a hint only; some filesystems refuse it
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
             self._file = None if hasattr(os, "pread") else os.fdopen(os.dup(fd), "rb", 0)
         except BaseException:
             os.close(fd)
@@ -358,10 +363,11 @@ def read_ifd(
     """Decode the IFD at byte ``offset`` of a TIFF into an :class:`Ifd` with its tag values.
 
     ``source`` is a path (opened read-only and closed again), a binary file object opened for
-    reading (positioned reads; its position is restored), or the file's bytes (a ``bytes`` object
-    or an ``mmap``). ``offset`` defaults to the first IFD. Out-of-line values larger than
-    ``max_value_bytes`` are not read (their ``value`` is None; ``value_offset`` and ``nbytes`` say
-    where they are), so that a ScanImage page's multi-MB Software tag does not cost a read.
+    reading (positioned reads; its position is restored), or the file's bytes (``bytes``,
+    ``memoryview`` or ``mmap``). ``offset`` defaults to the first IFD. Out-of-line values
+    larger than ``max_value_bytes`` are not read (their ``value`` is None; ``value_offset`` and
+    ``nbytes`` say where they are), so that a ScanImage page's multi-MB Software tag does not
+    cost a read.
     ``header`` skips reading the header again when the caller already has it (e.g. from a
     :class:`~si_explorer.tiff.PageIndex`: ``TiffHeader(index.byteorder, index.bigtiff, 0)``).
 
@@ -375,7 +381,7 @@ def read_ifd(
         path = os.fspath(source)
         with ByteSource(path) as src:
             return _read_ifd(src.read, src.size, path, offset, header, max_value_bytes)
-    if isinstance(source, (bytes, bytearray, memoryview)) or not hasattr(source, "read"):
+    if isinstance(source, (bytes, bytearray, memoryview, mmap.mmap)) or not hasattr(source, "read"):
         view = memoryview(source)
         return _read_ifd(
             lambda o, n: bytes(view[o : o + n]), len(view), None, offset, header, max_value_bytes
@@ -384,7 +390,8 @@ def read_ifd(
     path = path if isinstance(path, str) else None
     position = source.tell()
     try:
-        size = source.seek(0, os.SEEK_END)
+        source.seek(0, os.SEEK_END)
+        size = source.tell()
 
         def read(o: int, n: int) -> bytes:
             source.seek(o)

@@ -28,8 +28,6 @@ __all__ = ["PageIndex", "build_index", "NonUniformPagesError"]
 #: A walk expected to visit more pages than this shows a progress bar when ``progress`` is None.
 PROGRESS_THRESHOLD = 20_000
 
-METHODS = ("stride", "walk", "cache")
-
 
 class Progression(NamedTuple):
     """A lazily built int64 array ``start + step * arange(n)`` (see :class:`_ArrayField`)."""
@@ -92,7 +90,8 @@ class PageIndex:
     pages are not indexed, and warning about them is the caller's job.
 
     Pickles to a few hundred bytes for regular files (offset arrays are stored as runs of
-    arithmetic progressions), so a dask task can carry its file's index.
+    arithmetic progressions), so a dask task can carry its file's index. A stride index builds
+    its arrays on first access, so that opening a file costs the same whatever its page count.
     """
 
     path: str
@@ -116,6 +115,18 @@ class PageIndex:
         """Number of complete pages."""
         return _ArrayField.length(self, "ifd_offsets")
 
+    def item(self, name: str, k: int) -> int:
+        """``getattr(self, name)[k]`` without building a stride index's whole array.
+
+        >>> index.item("desc_offsets", 0)      # doctest: +SKIP
+        """
+        value = self.__dict__["_" + name]
+        if isinstance(value, Progression):
+            if not 0 <= k < value.n:
+                raise IndexError(f"page {k} is out of range for {value.n} pages")
+            return value.start + value.step * k
+        return int(value[k])
+
     @property
     def page_nbytes(self) -> int:
         """Bytes of one page's pixels (uncompressed)."""
@@ -133,9 +144,18 @@ class PageIndex:
     def _packed(self) -> dict:
         state = {
             name: getattr(self, name)
-            for name in ("path", "file_size", "mtime_ns", "byteorder", "bigtiff", "raw",
-                         "method", "stride", "missing_bytes")
-        }  # fmt: skip
+            for name in (
+                "path",
+                "file_size",
+                "mtime_ns",
+                "byteorder",
+                "bigtiff",
+                "raw",
+                "method",
+                "stride",
+                "missing_bytes",
+            )
+        }
         state["shape"] = tuple(self.shape)
         state["dtype"] = self.dtype.str
         state["n_pages"] = self.n_pages
@@ -195,16 +215,18 @@ def build_index(
             ifd0 = parse_ifd(source.read, first, header, size, path, 0)
         except IfdPastEnd:
             raise TruncatedFileError(
-                path, f"the file ends at byte {size:,}, before the end of its first IFD at byte "
-                f"{first:,}"
-            ) from None  # fmt: skip
+                path,
+                f"the file ends at byte {size:,}, before the end of its first IFD at byte "
+                f"{first:,}",
+            ) from None
         format0 = page_format(ifd0, source.read, path, 0)
         facts0 = page_facts(ifd0, format0, source.read, size, path, 0)
         if facts0.end > size:
             raise TruncatedFileError(
-                path, f"the file ends at byte {size:,}, inside its first page (which needs "
-                f"{facts0.end:,} bytes)"
-            )  # fmt: skip
+                path,
+                f"the file ends at byte {size:,}, inside its first page (which needs "
+                f"{facts0.end:,} bytes)",
+            )
 
         def make(method: str, stride: int | None, arrays: dict, raw: bool, missing: int):
             return PageIndex(

@@ -71,6 +71,11 @@ def walk(
     """
     size = source.size
     mapped = mmap.mmap(source.fd, size, access=mmap.ACCESS_READ)
+    if hasattr(mapped, "madvise"):
+        # Without this every IFD touched faults in the kernel's readahead window (128 KiB and
+        # more) of the pixels around it: measured on a 300,000-page file under memory pressure,
+        # 75 s and 9.5 GB of page cache for a walk that needs 1.2 GB of IFD pages (0.8 s).
+        mapped.madvise(mmap.MADV_RANDOM)
     try:
         offsets, cut_chain = _follow_chain(mapped, ifd0, size, page0_extent, path, bar)
         described = _describe(mapped, offsets, ifd0, format0, size, path)
@@ -93,9 +98,10 @@ def walk(
         )
     if cut == 0:
         raise TruncatedFileError(
-            path, f"the file ends at byte {size:,}, inside its first page (which needs "
-            f"{int(ends[0]):,} bytes)"
-        )  # fmt: skip
+            path,
+            f"the file ends at byte {size:,}, inside its first page (which needs "
+            f"{int(ends[0]):,} bytes)",
+        )
     missing = 0
     if cut < n or cut_chain:
         missing = max(0, size - int(ends[:cut].max()))
@@ -283,7 +289,7 @@ def _describe(
             layout = _Layout(ifd, format0, read, size, path, k, wrapped)
             candidates = pending[counts[pending] == layout.n_entries]
             done = np.zeros(n, bool)
-            step = max(256, CHUNK_BYTES // layout.block)
+            step = max(16, CHUNK_BYTES // layout.page_bytes)
             for lo in range(0, candidates.size, step):
                 chunk = candidates[lo : lo + step]
                 ok, values = layout.gather(buffer, offsets[chunk])
@@ -314,8 +320,9 @@ class _Layout:
     """The tag layout of a reference page, and how to read the same fields of every page that
     shares it straight out of the mapped file."""
 
-    def __init__(self, ifd: Ifd, format0: PageFormat, read, size: int, path: str, k: int,
-                 wrapped: bool):  # fmt: skip
+    def __init__(
+        self, ifd: Ifd, format0: PageFormat, read, size: int, path: str, k: int, wrapped: bool
+    ):
         header = ifd.header
         self.header = header
         self.wrapped = wrapped
@@ -372,11 +379,13 @@ class _Layout:
                 raise CorruptTiffError(
                     path, f"page {k}: tag {tag.code} has {tag.count:,} values, not {fmt.chunks:,}"
                 )
-            kind = "i" if tag.type in (6, 8, 9, 17) else "u"
-            dtype = np.dtype(f"{bo}{kind}{item}")
+            dtype = np.dtype(f"{bo}u{item}")
             position = (ifd.entries.index(tag)) * es + 4 + vs
             self.chunk_fields.append((position, dtype, tag.count, tag.inline))
         self.expected_counts = fmt.strip_nbytes() if fmt.raw_eligible else None
+        # Bytes gathered per page: the entries plus both strip arrays as int64 (a page can have
+        # thousands of strips, so the chunk size must not depend on the entries alone).
+        self.page_bytes = self.block + 2 * 8 * fmt.chunks
 
     def _field(self, rows: np.ndarray, position: int, dtype: np.dtype) -> np.ndarray:
         return np.ascontiguousarray(rows[:, position : position + dtype.itemsize]).view(dtype)[:, 0]
@@ -407,12 +416,12 @@ class _Layout:
             desc_lengths = np.zeros(offsets.size, np.int64)
         else:
             value_at, count_at, item = self.desc
-            desc_lengths = self._field(rows, count_at, self.count_dtype).astype(np.int64)
-            nbytes = desc_lengths * item
+            counts = self._field(rows, count_at, self.count_dtype).astype(np.int64)
+            desc_lengths = counts * item  # bytes (ASCII: the count, NUL included)
             pointers = self._field(rows, value_at, self.pointer_dtype).astype(np.int64)
-            inline = nbytes <= vs
+            inline = desc_lengths <= vs
             desc_offsets = np.where(inline, entries + value_at, self._unwrap(pointers, offsets))
-            ends = np.maximum(ends, np.where(inline, 0, desc_offsets + nbytes))
+            ends = np.maximum(ends, np.where(inline, 0, desc_offsets + desc_lengths))
         for value_at, count_at in self.ascii:
             length = self._field(rows, count_at, self.count_dtype).astype(np.int64)
             pointers = self._field(rows, value_at, self.pointer_dtype).astype(np.int64)
