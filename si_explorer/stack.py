@@ -252,21 +252,25 @@ class Stack:
 
     # ------------------------------------------------------------------ blocks
 
+    @cached_property
+    def _block_edges(self) -> list[np.ndarray]:
+        """Start of every block along each dimension, plus the end (for searchsorted)."""
+        return [np.concatenate([[0], np.cumsum(sizes)]) for sizes in self.chunks]
+
     def block_of(self, f: int, t: int, z: int) -> tuple[int, int, int, int, int]:
         """Index of the chunk (block) that holds plane (f, t, z)."""
-        position = []
-        for value, sizes in zip((f, t, z), self.chunks[:3]):
-            edges = np.cumsum(sizes)
-            position.append(int(np.searchsorted(edges, value, side="right")))
+        position = [
+            int(np.searchsorted(edges, value, side="right")) - 1
+            for value, edges in zip((f, t, z), self._block_edges[:3])
+        ]
         return (*position, 0, 0)
 
     def _block_bounds(self, block) -> list[tuple[int, int]]:
         bounds = []
-        for i, sizes in zip(block, self.chunks):
-            if not 0 <= i < len(sizes):
+        for i, edges in zip(block, self._block_edges):
+            if not 0 <= i < len(edges) - 1:
                 raise StackIndexError(None, f"block {tuple(block)} is outside the chunk grid")
-            start = sum(sizes[:i])
-            bounds.append((start, start + sizes[i]))
+            bounds.append((int(edges[i]), int(edges[i + 1])))
         return bounds
 
     def read_block(self, block) -> np.ndarray:
@@ -486,7 +490,7 @@ class Stack:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for derived in ("data", "chunks"):  # rebuilt on demand: the graph, per-block sizes
+        for derived in ("data", "chunks", "_block_edges"):  # rebuilt on demand
             state.pop(derived, None)
         return state
 
