@@ -16,7 +16,9 @@ from .errors import (
     TruncatedFileError,
     TruncatedFileWarning,
 )
+from .export import SourceOverwriteError, TargetExistsError, TiffAppender
 from .open import open
+from .ops import MappedStack
 from .scanimage.layout import Layout, Roi
 from .stack import Stack, StackIndexError
 
@@ -36,6 +38,10 @@ __all__ = [
     "LayoutError",
     "MetadataError",
     "StackIndexError",
+    "MappedStack",
+    "TiffAppender",
+    "TargetExistsError",
+    "SourceOverwriteError",
 ]
 
 
