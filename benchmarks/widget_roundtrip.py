@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -161,12 +162,19 @@ def main(argv=None):
         "--out", type=Path, default=REPO / "benchmarks" / "results" / "widget_roundtrip.json"
     )
     args = ap.parse_args(argv)
+    # The 200 MB test file is removed afterwards, even when a run fails.
+    work = Path(tempfile.mkdtemp(prefix="si-explorer-bench-"))
+    try:
+        _run(args, argv, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
+
+def _run(args, argv, work: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     from si_explorer.synthetic import Acquisition, write_acquisition
 
-    work = Path(tempfile.mkdtemp(prefix="si-explorer-bench-"))
     acq = Acquisition(height=512, width=512, volumes=args.frames, dtype="int16")
     files = write_acquisition(work / "bench_00001_00001.tif", acq)
     notebook = write_notebook(

@@ -24,6 +24,14 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("SI_EXPLORER_DEMO_DIR", Path(base) / "si-explorer" / "demo"))
 
 
+#: How each file's page index was built, in words (PageIndex.method).
+INDEX_METHODS = {
+    "stride": "constant stride, predicted and verified",
+    "walk": "IFD chain walked (no constant stride)",
+    "cache": "IFD walk loaded from the index cache",
+}
+
+
 def describe(stack) -> dict:
     """What ``si-explorer info`` prints, as plain data."""
     planes = stack._planes
@@ -36,7 +44,11 @@ def describe(stack) -> dict:
         }
         if source.indexed:
             index = source.index
-            entry.update(index=index.method, stride=index.stride, missing_bytes=index.missing_bytes)
+            entry.update(
+                index=INDEX_METHODS.get(index.method, index.method),
+                stride=index.stride,
+                missing_bytes=index.missing_bytes,
+            )
         else:
             entry["index"] = "predicted from size (indexed when first read)"
         files.append(entry)
@@ -132,7 +144,11 @@ def _demo_files() -> list[str]:
     if not first.exists():
         folder.mkdir(parents=True, exist_ok=True)
         print(f"writing the demo acquisition to {folder} ...", file=sys.stderr)
-        demo_acquisition(first)
+        # Written under another name and renamed when complete: an interrupted first run must
+        # not leave a truncated demo that every later run would open.
+        partial = folder / "partial" / first.name
+        demo_acquisition(partial, overwrite=True, progress=True)
+        os.replace(partial, first)
     return [str(first)]
 
 

@@ -13,14 +13,25 @@ import glob
 import os
 import re
 import warnings
+from types import SimpleNamespace
 
 from .acquisition import StackMetadata
-from .errors import LayoutError, NotATiffError, SourceNotFoundError, TruncatedFileWarning
+from .errors import (
+    CorruptTiffError,
+    LayoutError,
+    NotATiffError,
+    SIExplorerError,
+    SourceNotFoundError,
+    TruncatedFileError,
+    TruncatedFileWarning,
+)
 from .read.planes import PagedPlanes, SeriesPlanes, SourceFile
 from .scanimage.layout import Layout, layout_for_pages, layout_from_metadata
 from .scanimage.metadata import read_metadata
 from .stack import Stack, _with_channel
 from .tiff import NonUniformPagesError, PageIndex, build_index
+from .tiff.ifd import ByteSource, IfdPastEnd, parse_ifd, read_header
+from .tiff.page import page_format
 
 _FILE_NUMBER = re.compile(r"^(?P<stem>.*?)(?P<number>\d+)(?P<ext>\.tiff?)$", re.IGNORECASE)
 
@@ -145,6 +156,7 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
             _check_same_pages(first, index)
             files.append(SourceFile(path, index.n_pages, index))
         else:
+            _check_first_page(first, path)
             files.append(SourceFile(path, predicted))
     n_pages = sum(f.expected_pages for f in files)
     for f in files[:-1]:
@@ -168,7 +180,7 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
     elif scanimage is not None:
         resolved = layout_from_metadata(scanimage, n_pages, first.shape, lbm=lbm, path=paths[0])
     else:
-        resolved = _layout_from_tifffile(paths[0], n_pages, first.shape)
+        resolved = _tifffile_call(paths[0], _layout_from_tifffile, paths[0], n_pages, first.shape)
         if resolved is None:
             return _open_series(paths, channel, layout, chunks, backend)
     leftover = resolved.leftover_pages(n_pages)
@@ -219,6 +231,65 @@ def _check_same_pages(first: PageIndex, other: PageIndex) -> None:
         )
 
 
+def _check_first_page(first: PageIndex, path: str) -> None:
+    """Compare another file's first page with the first file's before trusting its size.
+
+    A file of the same byte size but another dtype (or a swapped-in file from another
+    acquisition) would otherwise be served with the first file's dtype until it is indexed;
+    one IFD costs a few small reads, far less than indexing the file.
+    """
+    with ByteSource(path) as source:
+        header = read_header(source)
+        if (header.byteorder, header.bigtiff) != (first.byteorder, first.bigtiff):
+            raise LayoutError(path, "is not the same kind of TIFF as the acquisition's first file")
+        try:
+            ifd0 = parse_ifd(source.read, header.first_ifd, header, source.size, path, 0)
+        except IfdPastEnd:
+            raise TruncatedFileError(path, "the file ends inside its first IFD") from None
+        fmt = page_format(ifd0, source.read, path, 0, source.size)
+    _check_same_pages(first, SimpleNamespace(path=path, shape=fmt.shape, dtype=fmt.dtype))
+
+
+def _tifffile_call(path: str, function, *args):
+    """``function(*args)`` with tifffile's errors on a corrupt file turned into ours.
+
+    tifffile parses what our index does not (ImageJ, OME, odd pages) and, on a damaged file,
+    fails with whatever its parsing hit: TypeError, KeyError, struct.error, enum ValueErrors.
+    """
+    try:
+        return function(*args)
+    except SIExplorerError:
+        raise
+    except (MemoryError, RecursionError):
+        raise
+    except Exception as exc:
+        raise CorruptTiffError(
+            path, f"tifffile cannot read this TIFF: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _check_series_chunks(path: str) -> None:
+    """CorruptTiffError when page 0 lacks most of the strips or tiles its size needs.
+
+    tifffile tolerates that (it logs an error) and its series then spans the declared size:
+    a damaged 600-byte file declaring 13 million rows became a dask graph of 9 million
+    chunks that took minutes to build.
+    """
+    import math
+
+    import tifffile
+
+    with tifffile.TiffFile(path, _multifile=False) as tif:
+        page = tif.pages.first
+        needed = math.prod(page.chunked)
+        if len(page.dataoffsets) < needed:
+            raise CorruptTiffError(
+                path,
+                f"page 0 has {len(page.dataoffsets):,} strips or tiles, but its size "
+                f"{page.shape} needs {needed:,}",
+            )
+
+
 def _layout_from_tifffile(path: str, n_pages: int, page_shape) -> Layout | None:
     """Layout of a non-ScanImage TIFF with uniform pages, from tifffile's series axes.
 
@@ -254,7 +325,8 @@ def _open_series(paths, channel, layout, chunks, backend) -> Stack:
         )
     if layout is not None:
         raise LayoutError(paths[0], "a stated layout needs uniform pages; this TIFF's pages differ")
-    planes = SeriesPlanes(paths[0], channel)
+    _tifffile_call(paths[0], _check_series_chunks, paths[0])
+    planes = _tifffile_call(paths[0], SeriesPlanes, paths[0], channel)
     return Stack(
         planes,
         channels=list(range(1, planes.n_channels + 1)),

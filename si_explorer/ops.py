@@ -267,13 +267,63 @@ def projection_chunks(shape, itemsize: int, target: int | None = None) -> tuple:
     return (1, 1, max(1, min(z, target // plane)), y, x)
 
 
-def project(source, stat: str = "max", axis="time", *, progress=None, chunks=None) -> np.ndarray:
+def _exact_sum_chunk(block, axis, keepdims):
+    """Sum of a <=16-bit integer chunk over ``axis``, exact, for :func:`dask.array.reduction`.
+
+    einsum accumulates in int32 without numpy's buffered int16 -> float64 casts: on one
+    64-frame 8x256x256 int16 chunk, one core, 4.1 GB/s against 1.5 GB/s for
+    ``sum(dtype=float64)`` and 2.9 GB/s for ``sum(dtype=int32)``. int32 is exact while the
+    summed values per output pixel cannot overflow it (65,535 int16 or 32,768 uint16 values);
+    beyond that the chunk is summed in int64.
+    """
+    axis = tuple(a % block.ndim for a in axis)
+    count = math.prod(block.shape[a] for a in axis)
+    info = np.iinfo(block.dtype)
+    if count > (2**31 - 1) // max(-int(info.min), int(info.max)):
+        return block.sum(axis=axis, dtype=np.int64, keepdims=keepdims)
+    letters = "abcdefghij"[: block.ndim]
+    kept = "".join(c for i, c in enumerate(letters) if i not in axis)
+    out = np.einsum(f"{letters}->{kept}", block, dtype=np.int32).astype(np.int64)
+    if keepdims:
+        out = np.expand_dims(out, axis)
+    return out
+
+
+def _exact_sum(data, axes):
+    import dask.array as da
+
+    return da.reduction(
+        data,
+        _exact_sum_chunk,
+        lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims),
+        axis=axes,
+        dtype=np.int64,
+        name="exact-sum",
+    )
+
+
+def _reduce(data, stat: str, axes: tuple[int, ...]):
+    if stat == "max":
+        return data.max(axis=axes)
+    if stat == "min":
+        return data.min(axis=axes)
+    if stat == "mean" and data.dtype.kind in "iu" and data.dtype.itemsize <= 2:
+        return _exact_sum(data, axes) / math.prod(data.shape[a] for a in axes)
+    if stat == "mean":
+        return data.mean(axis=axes, dtype=np.float64)
+    return data.std(axis=axes, dtype=np.float64)
+
+
+def project(source, stat="max", axis="time", *, progress=None, chunks=None):
     """Reduce ``axis`` of a stack with ``stat`` ("max", "min", "mean" or "std") through dask.
 
     Every chunk is read once, and reduced as it arrives, so memory stays at a few chunks per
-    thread whatever the stack's size. max and min keep the native dtype; mean and std are
-    accumulated in float64 (int16 sums overflow; float32 loses precision over 10^5 frames).
-    std is the population standard deviation (ddof=0).
+    thread whatever the stack's size. ``stat`` may also be a tuple of names: all of them come
+    from the same single read of the file, returned as a tuple in that order
+    (``mean, mip = stack.project(("mean", "max"))``). max and min keep the native dtype; mean
+    and std are float64 (a 16-bit mean is summed exactly in integers; std accumulates in
+    float64, as float32 loses precision over 10^5 frames). std is the population standard
+    deviation (ddof=0).
 
     For a :class:`~si_explorer.Stack` the pass reads blocks of whole volumes over consecutive
     time points, up to 32 MB (see :func:`projection_chunks`), whatever ``stack.chunks`` is: a
@@ -301,8 +351,13 @@ def project(source, stat: str = "max", axis="time", *, progress=None, chunks=Non
     >>> mip.shape, mip.dtype, mean.shape, mean.dtype
     ((1, 3, 128, 128), dtype('int16'), (1, 128, 128), dtype('float64'))
     """
-    if stat not in STATS:
-        raise SIExplorerError(None, f"stat {stat!r}: choose one of {', '.join(STATS)}")
+    several = isinstance(stat, (tuple, list))
+    stats = tuple(stat) if several else (stat,)
+    for name in stats:
+        if name not in STATS:
+            raise SIExplorerError(None, f"stat {name!r}: choose one of {', '.join(STATS)}")
+    if not stats:
+        raise SIExplorerError(None, f"stat: name at least one of {', '.join(STATS)}")
     axes = resolve_axes(axis)
     if isinstance(source, MappedStack):
         if chunks is not None:
@@ -316,16 +371,11 @@ def project(source, stat: str = "max", axis="time", *, progress=None, chunks=Non
         if chunks is None:
             chunks = projection_chunks(source.shape, source.dtype.itemsize)
         data = source.with_options(chunks=chunks).data
-    if stat == "max":
-        reduced = data.max(axis=axes)
-    elif stat == "min":
-        reduced = data.min(axis=axes)
-    elif stat == "mean":
-        reduced = data.mean(axis=axes, dtype=np.float64)
-    else:
-        reduced = data.std(axis=axes, dtype=np.float64)
-    description = f"{stat} over {'+'.join(DIMS[a] for a in axes)}"
-    return compute(reduced, progress=progress, desc=description, nbytes=source.nbytes)
+    # One graph for all stats: dask reads each chunk once and feeds it to every reduction.
+    reduced = [_reduce(data, name, axes) for name in stats]
+    description = f"{'+'.join(stats)} over {'+'.join(DIMS[a] for a in axes)}"
+    results = compute(reduced, progress=progress, desc=description, nbytes=source.nbytes)
+    return tuple(results) if several else results[0]
 
 
 def _client():
@@ -340,30 +390,33 @@ def _client():
         return None
 
 
-def compute(array, *, progress=None, desc: str = "compute", nbytes: int | None = None):
-    """Compute a dask array with a progress bar, on the active distributed client if any.
+def compute(arrays, *, progress=None, desc: str = "compute", nbytes: int | None = None):
+    """Compute a list of dask arrays in one graph with a progress bar, on the active
+    distributed client if any; returns a list of numpy arrays.
 
     ``progress``: True always shows a bar; False never; None shows one only for long work
     (after 2 s on the local scheduler, from ``DISTRIBUTED_PROGRESS_BYTES`` on a client).
     """
+    import dask
+
     client = _client()
     if client is not None:
-        future = client.compute(array)
+        futures = client.compute(list(arrays))
         big = nbytes is not None and nbytes > DISTRIBUTED_PROGRESS_BYTES
         if progress or (progress is None and big):
             from distributed import progress as distributed_progress
 
             # notebook=False: a text bar that blocks until done, in a notebook as well; the
             # widget form returns at once and is lost when the cell ends with the result.
-            distributed_progress(future, notebook=False, multi=False)
-        return np.asarray(future.result())
+            distributed_progress(futures, notebook=False, multi=False)
+        return [np.asarray(r) for r in client.gather(futures)]
     if progress is False:
-        return np.asarray(array.compute())
+        return [np.asarray(r) for r in dask.compute(*arrays)]
     from tqdm.dask import TqdmCallback
 
     delay = 0 if progress else 2.0
     with TqdmCallback(desc=desc, unit="task", delay=delay, leave=bool(progress)):
-        return np.asarray(array.compute())
+        return [np.asarray(r) for r in dask.compute(*arrays)]
 
 
 __all__ = ["MappedStack", "STATS", "compute", "map_stack", "project", "resolve_axes"]

@@ -128,8 +128,8 @@ class Stack:
         if backend != "tifffile" and not self._planes.raw:
             raise SIExplorerError(
                 self.paths[0],
-                f"backend {backend!r} reads uncompressed strips directly, but this file's pages are "
-                "compressed, tiled or not plain pages; use backend='tifffile' (or 'auto')",
+                f"backend {backend!r} reads uncompressed strips directly, but this file's pages "
+                "are compressed, tiled or not plain pages; use backend='tifffile' (or 'auto')",
             )
         return backend
 
@@ -482,6 +482,16 @@ class Stack:
         """Close the files (a later read reopens them)."""
         self._planes.close()
 
+    def refresh(self) -> int:
+        """Pick up complete volumes appended to the last file since open (a file still being
+        acquired); returns the number of new time points. See :mod:`si_explorer.refresh`.
+
+        >>> stack.refresh()      # doctest: +SKIP
+        """
+        from .refresh import refresh
+
+        return refresh(self)
+
     def __enter__(self) -> Stack:
         return self
 
@@ -509,13 +519,15 @@ class Stack:
 
         return map_stack(self, func, dtype=dtype)
 
-    def project(self, stat="max", axis="time", *, progress=None, chunks=None) -> np.ndarray:
-        """Reduce ``axis`` with "max", "min", "mean" or "std" in one pass through dask.
+    def project(self, stat="max", axis="time", *, progress=None, chunks=None):
+        """Reduce ``axis`` with "max", "min", "mean" or "std" (or a tuple of them) in one pass
+        through dask.
 
-        Returns numpy without the reduced dims; see :func:`si_explorer.ops.project`.
+        Returns numpy without the reduced dims (a tuple for a tuple of stats); see
+        :func:`si_explorer.ops.project`.
 
         >>> stack.project("max").shape                    # (field, z, y, x)  # doctest: +SKIP
-        >>> stack.project("std", axis="time", progress=True)                  # doctest: +SKIP
+        >>> mean, mip = stack.project(("mean", "max"), progress=True)         # doctest: +SKIP
         """
         from .ops import project
 

@@ -10,7 +10,9 @@ import pytest
 
 # The repository is checked out with the project's shared/ folder beside it.
 SAMPLES = Path(
-    os.environ.get("SI_EXPLORER_SAMPLES", Path(__file__).resolve().parents[2] / "shared" / "samples")
+    os.environ.get(
+        "SI_EXPLORER_SAMPLES", Path(__file__).resolve().parents[2] / "shared" / "samples"
+    )
 )
 HOSTPIXELCORR = SAMPLES / "hostpixelcorr_noavg_00001_00001.tif"
 BLANK_IPA = SAMPLES / "Blank-IPA_1s_16r_032.tif"

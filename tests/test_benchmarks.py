@@ -13,9 +13,18 @@ SUITE = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 def test_benchmark_suite_runs_on_tiny_files(tmp_path):
     out = tmp_path / "results"
     done = subprocess.run(
-        [sys.executable, str(SUITE), "--quick", "--workdir", str(tmp_path / "files"),
-         "--out", str(out)],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            str(SUITE),
+            "--quick",
+            "--workdir",
+            str(tmp_path / "files"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads((out / "quick.json").read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 from collections import Counter
@@ -10,7 +11,13 @@ import numpy as np
 import pytest
 
 import si_explorer
-from si_explorer.ops import MappedStack, project, projection_chunks, resolve_axes
+from si_explorer.ops import (
+    MappedStack,
+    _exact_sum_chunk,
+    project,
+    projection_chunks,
+    resolve_axes,
+)
 from si_explorer.read.planes import PagedPlanes
 
 
@@ -159,6 +166,30 @@ def test_project_mean_and_std_do_not_overflow_the_native_dtype(files, truth):
     np.testing.assert_allclose(bright.project("mean", progress=False), full.mean(axis=1))
     np.testing.assert_allclose(bright.project("std", progress=False), full.std(axis=1))
     assert bright.project("max", progress=False).dtype == np.uint16
+
+
+def test_several_stats_come_from_one_read_of_each_plane(files, truth, page_reads):
+    stack = si_explorer.open(files.paths[0])
+    mean, peak, std = stack.project(("mean", "max", "std"), progress=False)
+    assert len(page_reads) == math.prod(stack.shape[:3]) and set(page_reads.values()) == {1}
+    np.testing.assert_allclose(mean, truth.mean(axis=1, dtype=np.float64), rtol=1e-12)
+    np.testing.assert_array_equal(peak, truth.max(axis=1))
+    np.testing.assert_allclose(std, truth.std(axis=1, dtype=np.float64), rtol=1e-12)
+    with pytest.raises(si_explorer.SIExplorerError, match="at least one"):
+        stack.project(())
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.uint8])
+@pytest.mark.parametrize("frames", [100, 40_000, 70_000])
+def test_integer_sums_are_exact_at_the_extremes(dtype, frames):
+    """The int32 fast path must not wrap: all pixels at the dtype's largest magnitude, more
+    frames than int32 can hold for uint16 (40,000) and for int16 (70,000)."""
+    info = np.iinfo(dtype)
+    for value in (info.max, info.min):
+        block = np.full((1, frames, 1, 2, 3), value, dtype)
+        got = _exact_sum_chunk(block, (1,), keepdims=True)
+        assert got.dtype == np.int64 and got.shape == (1, 1, 1, 2, 3)
+        assert (got == int(value) * frames).all()
 
 
 @pytest.mark.parametrize("chunks", [None, "page", "volume", "frames:5"])

@@ -42,19 +42,29 @@ function select(role, options) {
   return s;
 }
 
+/** Each widget needs its own datalist id: two explorers may share one page (no shadow DOM). */
+let instances = 0;
+
 /**
  * Create the whole widget under `el`; returns the elements the controller wires up.
+ *
+ * Layout: a main column (plane, sliders, controls, timing, chunk map) as wide as the plane view,
+ * and a side column for the trace picture when the host cannot show the ipympl figure. In
+ * Jupyter the ipympl figure sits beside the main column instead, in the same output.
  * @param {HTMLElement} el
  * @param {string[]} colormaps
  */
 export function buildDom(el, colormaps) {
+  const uid = ++instances;
   const root = h("div", { class: "six-root", "data-role": "si-explorer", tabindex: "0" });
   root.append(h("style", { text: CSS }));
+  const main = h("div", { class: "six-main" });
 
   const title = h("div", { class: "six-row" });
   const status = h("span", { class: "six-status", "data-role": "status", text: "loading…" });
+  const seconds = h("span", { class: "six-mono six-dim", "data-role": "seconds" });
   const cursor = h("span", { class: "six-mono", "data-role": "cursor" });
-  title.append(status, cursor);
+  title.append(status, seconds, cursor);
 
   const error = h("div", { class: "six-error", "data-role": "error", title: "click to dismiss" });
   error.hidden = true;
@@ -69,57 +79,68 @@ export function buildDom(el, colormaps) {
   const z = slider("z", "z-slider");
   const sliders = h("div", {}, [field.row, time.row, z.row]);
 
-  const play = h("button", { "data-role": "play", text: "▶ play" });
+  const play = h("button", { "data-role": "play", text: "▶ play", title: "play / pause (space)" });
   const fps = h("input", { type: "number", min: "1", max: "240", step: "1", class: "six-num", "data-role": "fps" });
   const channel = select("channel", []);
   const channelLabel = h("label", {}, ["channel", channel]);
   const colormap = select("colormap", colormaps);
   const vmin = h("input", { type: "number", class: "six-num", "data-role": "vmin", step: "any" });
   const vmax = h("input", { type: "number", class: "six-num", "data-role": "vmax", step: "any" });
-  const auto = h("button", { "data-role": "auto-contrast", text: "auto" });
-  const pan = h("button", { "data-role": "pan", text: "pan", title: "drag to pan (or shift-drag); wheel zooms" });
-  const reset = h("button", { "data-role": "reset-view", text: "1:1" });
+  const auto = h("button", { "data-role": "auto-contrast", text: "auto", title: "contrast from percentiles of a few sampled planes" });
+  const zoomOut = h("button", { "data-role": "zoom-out", text: "−", title: "zoom out (or mouse wheel)" });
+  const zoomIn = h("button", { "data-role": "zoom-in", text: "+", title: "zoom in (or mouse wheel)" });
+  const zoom = h("span", { class: "six-mono", "data-role": "zoom", text: "×1" });
+  const pan = h("button", { "data-role": "pan", text: "pan", title: "drag to pan (or shift-drag)" });
+  const reset = h("button", { "data-role": "reset-view", text: "fit", title: "whole plane (or double-click)" });
   const clear = h("button", { "data-role": "clear-roi", text: "clear ROI" });
-  const controls = h("div", { class: "six-row" }, [
-    play, h("label", {}, ["fps", fps]), channelLabel,
-    h("label", {}, ["colormap", colormap]),
-    h("label", {}, ["min", vmin]), h("label", {}, ["max", vmax]), auto, pan, reset, clear,
+  const follow = h("input", { type: "checkbox", "data-role": "follow" });
+  const followLabel = h("label", { title: "grow the time axis while the file is still being written" }, [follow, "follow file"]);
+  const playRow = h("div", { class: "six-row" }, [play, h("label", {}, ["fps", fps]), followLabel, channelLabel]);
+  const displayRow = h("div", { class: "six-row" }, [
+    h("label", {}, ["colormap", colormap]), h("label", {}, ["min", vmin]), h("label", {}, ["max", vmax]), auto,
   ]);
+  const viewRow = h("div", { class: "six-row" }, [zoomOut, zoom, zoomIn, reset, pan, clear]);
 
-  const scheme = h("input", { "data-role": "chunk-scheme", list: "six-schemes", size: "9" });
-  const schemes = h("datalist", { id: "six-schemes" });
+  const schemes = h("datalist", { id: `six-schemes-${uid}` });
+  const scheme = h("input", { "data-role": "chunk-scheme", list: schemes.id, size: "9", title: "page, volume or frames:k (Enter to apply)" });
   for (const s of ["page", "volume", "frames:4", "frames:16", "frames:64"]) schemes.append(h("option", { value: s }));
   const backend = select("backend", ["pread", "mmap", "tifffile"]);
   const cacheMb = h("input", { type: "number", min: "0", step: "16", class: "six-num", "data-role": "cache-mb" });
-  const prefetch = h("input", { type: "number", min: "0", max: "1000", step: "1", class: "six-num", "data-role": "prefetch" });
+  const prefetch = h("input", { type: "number", min: "0", max: "1000", step: "1", class: "six-num", "data-role": "prefetch", title: "frames read ahead while playing" });
   const chunking = h("div", { class: "six-row" }, [
     h("label", {}, ["chunks", scheme, schemes]), h("label", {}, ["backend", backend]),
     h("label", {}, ["cache MB", cacheMb]), h("label", {}, ["prefetch", prefetch]),
   ]);
 
   const timingText = h("div", { class: "six-mono", "data-role": "timing-text" });
-  const timingChart = h("canvas", { width: "320", height: "60", "data-role": "timing-chart" });
+  const timingChart = h("canvas", { width: "420", height: "60", "data-role": "timing-chart" });
   const timing = h("div", { class: "six-panel", "data-role": "timing" }, [
     h("h4", { text: "chunk-load timing" }), timingText, timingChart,
   ]);
 
-  const chunkCanvas = h("canvas", { width: "320", height: "60", "data-role": "chunk-canvas" });
+  const chunkCanvas = h("canvas", { width: "420", height: "60", "data-role": "chunk-canvas" });
   const legend = h("div", { class: "six-legend" });
   const chunkText = h("div", { class: "six-mono", "data-role": "chunk-text" });
   const chunkMap = h("div", { class: "six-panel", "data-role": "chunk-map" }, [
-    h("h4", { text: "chunk map (time → , z ↓) of this field" }), chunkCanvas, legend, chunkText,
+    h("h4", { text: "chunk map of this field (time →, z ↓)" }), chunkCanvas, legend, chunkText,
   ]);
 
   const traceStatus = h("div", { class: "six-mono", "data-role": "trace-status" });
-  const traceImage = h("img", { class: "six-trace-img", "data-role": "trace-image", alt: "trace" });
-  traceImage.hidden = true;
+  main.append(title, error, stage, sliders, playRow, displayRow, viewRow, chunking, timing, chunkMap, traceStatus);
 
-  root.append(title, error, stage, sliders, controls, chunking, timing, chunkMap, traceStatus, traceImage);
+  const traceImage = h("img", { class: "six-trace-img", "data-role": "trace-image", alt: "trace" });
+  const traceMarker = h("div", { class: "six-trace-marker", "data-role": "trace-marker" });
+  const traceBox = h("div", { class: "six-trace", "data-role": "trace" }, [traceImage, traceMarker]);
+  traceBox.hidden = true;
+  const side = h("div", { class: "six-side" }, [traceBox]);
+
+  root.append(main, side);
   el.append(root);
   return {
-    root, status, cursor, error, stage, plane, overlay, field, time, z, play, fps, channel,
-    channelLabel, colormap, vmin, vmax, auto, pan, reset, clear, scheme, backend, cacheMb,
-    prefetch, timing, timingText, timingChart, chunkMap, chunkCanvas, legend, chunkText, traceStatus, traceImage,
+    root, main, status, seconds, cursor, error, stage, plane, overlay, field, time, z, play, fps, follow,
+    channel, channelLabel, colormap, vmin, vmax, auto, zoomIn, zoomOut, zoom, pan, reset, clear,
+    scheme, backend, cacheMb, prefetch, timing, timingText, timingChart, chunkMap, chunkCanvas,
+    legend, chunkText, traceStatus, traceBox, traceImage, traceMarker,
   };
 }
 

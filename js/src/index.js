@@ -23,7 +23,7 @@ function render({ model, el }) {
   const dom = buildDom(el, COLORMAP_NAMES);
   /** @type {[string, (...args: any[]) => void][]} */
   const modelHandlers = [];
-  /** @type {[EventTarget, string, EventListener][]} */
+  /** @type {[EventTarget, string, EventListener, boolean][]} */
   const domHandlers = [];
   /** @param {string} name @param {(...args: any[]) => void} fn */
   const onModel = (name, fn) => {
@@ -31,9 +31,9 @@ function render({ model, el }) {
     modelHandlers.push([name, fn]);
   };
   /** @param {EventTarget} target @param {string} name @param {(e: any) => void} fn */
-  const onDom = (target, name, fn) => {
-    target.addEventListener(name, fn);
-    domHandlers.push([target, name, fn]);
+  const onDom = (target, name, fn, capture = false) => {
+    target.addEventListener(name, fn, capture);
+    domHandlers.push([target, name, fn, capture]);
   };
 
   // Where the sliders are (may run ahead of the plane on screen while requests are in flight).
@@ -61,6 +61,10 @@ function render({ model, el }) {
     onSelect: (sel) => model.send({ type: "roi", field: pos.field, ...sel }),
     onCursor: (text) => {
       dom.cursor.textContent = text;
+    },
+    onZoom: (zoom) => {
+      dom.zoom.textContent = `×${zoom < 10 ? zoom.toFixed(1).replace(/\.0$/, "") : Math.round(zoom)}`;
+      dom.stage.dataset.zoom = String(zoom);
     },
   });
   const timing = new TimingPanel(dom.timing, dom.timingText, dom.timingChart);
@@ -93,6 +97,9 @@ function render({ model, el }) {
   function showError(text) {
     dom.error.textContent = text;
     dom.error.hidden = false;
+    // A rejected setting leaves Python's value in force: show that one, not the rejected text.
+    syncOptions();
+    syncDisplayInputs();
     if (errorTimer) clearTimeout(errorTimer);
     errorTimer = setTimeout(() => {
       dom.error.hidden = true;
@@ -114,13 +121,22 @@ function render({ model, el }) {
     }
   }
 
+  /** Show slider position `v` on `axis` (no request). @param {"field" | "time" | "z"} axis @param {number} v */
+  function showPosition(axis, v) {
+    pos[axis] = v;
+    dom[axis].range.value = dom[axis].number.value = String(v);
+    if (axis === "time") placeMarker();
+  }
+
   /** @param {"field" | "time" | "z"} axis @param {number} value */
   function moveTo(axis, value, playing = false) {
     const n = Math.max(1, model.get(counts[axis]));
     const v = Math.min(n - 1, Math.max(0, Math.round(value)));
-    if (!Number.isFinite(v)) return;
-    pos[axis] = v;
-    dom[axis].range.value = dom[axis].number.value = String(v);
+    if (!Number.isFinite(v)) {
+      showPosition(axis, pos[axis]); // an emptied number box: back to where the slider is
+      return;
+    }
+    showPosition(axis, v);
     request(playing);
   }
 
@@ -129,31 +145,35 @@ function render({ model, el }) {
     onDom(dom[a].number, "change", () => moveTo(a, Number(dom[a].number.value)));
   }
 
-  // Python moved the plane (user code, a click on the trace): follow it, unless the user is
-  // mid-drag, in which case these are echoes of our own older requests.
+  // Python moved the plane (user code, a click on the trace). Python never echoes the
+  // browser's own requests back as trait changes, but one may cross a request of ours in
+  // flight, so while one is outstanding the plane's arrival decides instead (see onPlane).
   for (const a of axes) {
     onModel(`change:${a}`, () => {
-      if (inFlight()) return;
-      pos[a] = model.get(a);
-      dom[a].range.value = dom[a].number.value = String(pos[a]);
+      if (!inFlight()) showPosition(a, model.get(a));
     });
   }
   for (const key of ["n_fields", "n_times", "n_z"]) onModel(`change:${key}`, syncRanges);
 
   // -- keyboard: arrows step time, up/down step z, space plays ------------------------------
-  onDom(dom.root, "keydown", (/** @type {KeyboardEvent} */ e) => {
-    const target = /** @type {HTMLElement} */ (e.target);
-    if (target !== dom.root && target.tagName !== "CANVAS") return; // inputs keep their keys
+  // Listened for on the window in the capture phase, the first place a key event reaches:
+  // Notebook 7 (Lumino, capture phase on the document) would otherwise take the arrows for its
+  // own shortcuts before the widget sees them. Only keys pressed while the explorer itself has
+  // focus are taken; inputs inside it and everything else keep their keys.
+  onDom(window, "keydown", (/** @type {KeyboardEvent} */ e) => {
+    const target = /** @type {HTMLElement} */ (e.composedPath()[0]); // inside a shadow root too
+    if (target !== dom.root && !(target instanceof HTMLCanvasElement && dom.root.contains(target))) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return; // the host's shortcuts
     const step = { ArrowRight: ["time", 1], ArrowLeft: ["time", -1], ArrowUp: ["z", 1], ArrowDown: ["z", -1] }[e.key];
+    if (!step && e.key !== " ") return;
+    // Handled here: a notebook must not also move its cell selection or scroll.
+    e.preventDefault();
+    e.stopPropagation();
     if (step) {
-      e.preventDefault();
       const [axis, d] = /** @type {["time" | "z", number]} */ (step);
       moveTo(axis, pos[axis] + d);
-    } else if (e.key === " ") {
-      e.preventDefault();
-      togglePlay();
-    }
-  });
+    } else togglePlay();
+  }, true);
   onDom(dom.stage, "pointerdown", () => dom.root.focus({ preventScroll: true }));
 
   // -- play ---------------------------------------------------------------------------------
@@ -164,8 +184,7 @@ function render({ model, el }) {
   let owedFrame = false;
   function nextFrame() {
     const n = Math.max(1, model.get("n_times"));
-    pos.time = (pos.time + 1) % n;
-    dom.time.range.value = dom.time.number.value = String(pos.time);
+    showPosition("time", (pos.time + 1) % n);
     request(true);
   }
   function schedule() {
@@ -197,6 +216,12 @@ function render({ model, el }) {
   onDom(dom.play, "click", togglePlay);
   onModel("change:playing", () => setPlaying(Boolean(model.get("playing"))));
   onDom(dom.fps, "change", () => config("fps", Number(dom.fps.value)));
+  onDom(dom.follow, "change", () => config("follow", dom.follow.checked));
+  const syncFollow = () => {
+    dom.follow.checked = Boolean(model.get("follow"));
+  };
+  onModel("change:follow", syncFollow);
+  syncFollow();
   onModel("change:fps", () => {
     dom.fps.value = String(model.get("fps"));
   });
@@ -236,6 +261,8 @@ function render({ model, el }) {
     dom.stage.classList.toggle("six-panning", view.panMode);
   });
   onDom(dom.reset, "click", () => view.resetView());
+  onDom(dom.zoomIn, "click", () => view.zoomBy(1.5));
+  onDom(dom.zoomOut, "click", () => view.zoomBy(1 / 1.5));
   onDom(dom.clear, "click", () => model.send({ type: "clear_roi" }));
   onModel("change:roi", () => view.setRoi(model.get("roi")));
 
@@ -252,14 +279,27 @@ function render({ model, el }) {
     );
     dom.channel.value = String(model.get("channel"));
     dom.channelLabel.hidden = channels.length < 2;
-    dom.scheme.value = model.get("chunk_scheme");
+    dom.scheme.value = committedScheme = model.get("chunk_scheme");
     dom.backend.value = model.get("backend");
     dom.cacheMb.value = String(model.get("cache_mb"));
     dom.prefetch.value = String(model.get("prefetch"));
     dom.fps.value = String(model.get("fps"));
   }
   onDom(dom.channel, "change", () => config("channel", Number(dom.channel.value)));
-  onDom(dom.scheme, "change", () => config("chunk_scheme", dom.scheme.value.trim()));
+  // Chromium fires no change event on Enter in an input with a datalist, so Enter commits
+  // explicitly; blur still commits through change. Each distinct value is sent once.
+  /** @type {string} */
+  let committedScheme = model.get("chunk_scheme");
+  function commitScheme() {
+    const value = dom.scheme.value.trim();
+    if (value === committedScheme) return;
+    committedScheme = value;
+    config("chunk_scheme", value);
+  }
+  onDom(dom.scheme, "change", commitScheme);
+  onDom(dom.scheme, "keydown", (/** @type {KeyboardEvent} */ e) => {
+    if (e.key === "Enter") commitScheme();
+  });
   onDom(dom.backend, "change", () => config("backend", dom.backend.value));
   onDom(dom.cacheMb, "change", () => config("cache_mb", Number(dom.cacheMb.value)));
   onDom(dom.prefetch, "change", () => config("prefetch", Number(dom.prefetch.value)));
@@ -268,10 +308,17 @@ function render({ model, el }) {
   }
 
   // -- trace fallback image (hosts without ipympl) ------------------------------------------
+  // The picture has no time marker of its own: it is drawn here, so it follows the slider at
+  // once. Python sends where the axes sit in the picture and how time maps to the x axis.
+  /** @returns {import("./types.js").TraceGeometry | null} */
+  function geometry() {
+    return model.get("trace_axes") || null;
+  }
+
   function syncTraceImage() {
     const png = model.get("trace_png");
     const show = model.get("trace_mode") === "image" && png && png.byteLength > 0;
-    dom.traceImage.hidden = !show;
+    dom.traceBox.hidden = !show;
     if (traceUrl) URL.revokeObjectURL(traceUrl);
     traceUrl = null;
     if (show) {
@@ -279,17 +326,46 @@ function render({ model, el }) {
       traceUrl = URL.createObjectURL(new Blob([bytes], { type: "image/png" }));
       dom.traceImage.src = traceUrl;
     }
+    placeMarker();
   }
+
+  /** Axis value (seconds or frames) of time index `t`, interpolated between knots. @param {number} t */
+  function axisValue(t) {
+    const g = geometry();
+    if (!g || !g.t || g.t.length === 0) return null;
+    let i = 0;
+    while (i < g.t.length - 2 && g.t[i + 1] < t) i++;
+    if (g.t.length === 1) return g.x[0];
+    const f = (t - g.t[i]) / Math.max(1e-12, g.t[i + 1] - g.t[i]);
+    return g.x[i] + f * (g.x[i + 1] - g.x[i]);
+  }
+
+  function placeMarker() {
+    const g = geometry();
+    const x = axisValue(pos.time);
+    const ok = g && g.box && g.box.length === 4 && g.xlim && x !== null && g.xlim[1] !== g.xlim[0];
+    dom.traceMarker.hidden = !ok;
+    if (!ok || !g) return;
+    const [left, right, top, bottom] = g.box;
+    const frac = (/** @type {number} */ (x) - g.xlim[0]) / (g.xlim[1] - g.xlim[0]);
+    dom.traceMarker.style.left = `${(left + Math.min(1, Math.max(0, frac)) * (right - left)) * 100}%`;
+    dom.traceMarker.style.top = `${top * 100}%`;
+    dom.traceMarker.style.height = `${(bottom - top) * 100}%`;
+    dom.traceMarker.dataset.time = String(pos.time);
+  }
+
   onModel("change:trace_png", syncTraceImage);
+  onModel("change:trace_axes", placeMarker);
   onDom(dom.traceImage, "click", (/** @type {MouseEvent} */ e) => {
-    // Map the click to a time index through the axes' position inside the picture.
-    const [f0, f1, x0, x1] = /** @type {number[]} */ (model.get("trace_axes") || []);
-    if (f1 === undefined) return;
+    // Map the click through the axes' position inside the picture to an axis value; Python
+    // maps that value to the nearest time point (frames or seconds, as the axis shows).
+    const g = geometry();
+    if (!g || !g.box || !g.xlim) return;
+    const [left, right] = g.box;
     const r = dom.traceImage.getBoundingClientRect();
-    const frac = ((e.clientX - r.left) / r.width - f0) / (f1 - f0);
-    if (frac < 0 || frac > 1) return;
-    // The axis is in frames or seconds; Python maps the value to the nearest time point.
-    model.send({ type: "trace_click", x: x0 + frac * (x1 - x0) });
+    const frac = ((e.clientX - r.left) / r.width - left) / (right - left);
+    if (!(frac >= 0 && frac <= 1)) return;
+    model.send({ type: "trace_click", x: g.xlim[0] + frac * (g.xlim[1] - g.xlim[0]) });
   });
 
   // -- messages from Python -----------------------------------------------------------------
@@ -319,16 +395,25 @@ function render({ model, el }) {
       showError(String(err));
       return;
     }
-    view.setPlane({ id: msg.id, field: msg.field, time: msg.time, z: msg.z, height: msg.height, width: msg.width, data });
+    const [fullHeight, fullWidth] = Array.isArray(msg.padded) ? msg.padded : [msg.height, msg.width];
+    view.setPlane({ id: msg.id, field: msg.field, time: msg.time, z: msg.z, height: msg.height, width: msg.width, fullHeight, fullWidth, data });
     view.refreshReadout();
     const where = `field ${msg.field} · time ${msg.time} · z ${msg.z}`;
     dom.status.textContent = where;
+    dom.seconds.textContent = typeof msg.seconds === "number" ? `${msg.seconds.toFixed(3)} s` : "";
     dom.root.dataset.field = String(msg.field);
     dom.root.dataset.time = String(msg.time);
     dom.root.dataset.z = String(msg.z);
     dom.root.dataset.requestId = String(msg.id);
     const now = performance.now();
     let total = null;
+    // Every request of ours up to `seen` is answered or was superseded by this plane.
+    const seen = Number(msg.seen) || 0;
+    if (msg.id < 0 && seen >= lastSentId) {
+      // Asked for in Python after our last request: this is where the sliders belong now.
+      for (const a of axes) if (pos[a] !== msg[a]) showPosition(a, msg[a]);
+    }
+    lastAnsweredId = Math.max(lastAnsweredId, seen);
     if (msg.id > 0) {
       lastAnsweredId = Math.max(lastAnsweredId, msg.id);
       const sent = sentAt.get(msg.id);
@@ -371,7 +456,7 @@ function render({ model, el }) {
     if (ackTimer) clearTimeout(ackTimer);
     if (traceUrl) URL.revokeObjectURL(traceUrl);
     for (const [name, fn] of modelHandlers) model.off(name, fn);
-    for (const [target, name, fn] of domHandlers) target.removeEventListener(name, fn);
+    for (const [target, name, fn, capture] of domHandlers) target.removeEventListener(name, fn, capture);
     view.destroy();
     dom.root.remove();
   };

@@ -1,19 +1,41 @@
 // The plane on screen: pixels from raw values, zoom and pan, cursor readout, ROI drawing.
 //
 // The `plane` canvas holds exactly one canvas pixel per plane pixel at zoom 1, so what is on
-// screen can be checked pixel by pixel; the view is scaled up with CSS. The ROI outline lives on
-// a separate overlay canvas so it never alters the data pixels.
+// screen can be checked pixel by pixel; the view is scaled up with CSS. The ROI outline and the
+// padding hatch live on a separate overlay canvas so they never alter the data pixels.
+//
+// Fields of a multi-ROI file differ in size and the stack pads each to the largest. The canvas
+// always has the padded size, so every field is drawn at the same scale; the field's pixels
+// fill its top-left corner and the rest stays transparent (not data) under a hatch.
 
 import { applyLut, lut } from "./lut.js";
 
 /** Largest side of the stage in CSS pixels; small planes are scaled up to it. */
-const STAGE_PX = 480;
+export const STAGE_PX = 448;
+const MAX_ZOOM = 64;
 
 /**
  * @typedef {Object} PlaneViewCallbacks
  * @property {(roi: {pixel?: [number, number], roi?: [number, number, number, number]}) => void} onSelect
  * @property {(text: string) => void} onCursor
+ * @property {(zoom: number) => void} [onZoom]
  */
+
+/** A diagonal hatch, so padding never looks like dark data. @returns {HTMLCanvasElement} */
+function hatchTile() {
+  const tile = document.createElement("canvas");
+  tile.width = tile.height = 8;
+  const c = /** @type {CanvasRenderingContext2D} */ (tile.getContext("2d"));
+  c.fillStyle = "#2b2b2b";
+  c.fillRect(0, 0, 8, 8);
+  c.strokeStyle = "#6a6a6a";
+  c.lineWidth = 1.5;
+  c.beginPath();
+  c.moveTo(-2, 10);
+  c.lineTo(10, -2);
+  c.stroke();
+  return tile;
+}
 
 export class PlaneView {
   /**
@@ -61,6 +83,13 @@ export class PlaneView {
       ["dblclick", () => this.resetView()],
     ];
     for (const [name, fn] of this.listeners) stage.addEventListener(name, fn, { passive: false });
+    this.hatch = this.octx.createPattern(hatchTile(), "repeat");
+  }
+
+  /** Plane size including padding: [height, width]. @returns {[number, number]} */
+  fullSize() {
+    const p = /** @type {import("./types.js").Plane} */ (this.plane);
+    return [p.fullHeight ?? p.height, p.fullWidth ?? p.width];
   }
 
   destroy() {
@@ -72,25 +101,33 @@ export class PlaneView {
    * @param {import("./types.js").Plane} plane
    */
   setPlane(plane) {
-    const sized = this.plane && this.plane.width === plane.width && this.plane.height === plane.height;
+    const old = this.plane;
+    const fullH = plane.fullHeight ?? plane.height;
+    const fullW = plane.fullWidth ?? plane.width;
+    const sized = old && (old.fullWidth ?? old.width) === fullW && (old.fullHeight ?? old.height) === fullH;
+    const fieldSized = sized && old && old.width === plane.width && old.height === plane.height;
     this.plane = plane;
     if (!sized) {
-      this.canvas.width = this.buffer.width = plane.width;
-      this.canvas.height = this.buffer.height = plane.height;
-      this.image = this.bctx.createImageData(plane.width, plane.height);
-      this.scale = STAGE_PX / Math.max(plane.width, plane.height);
-      const w = Math.round(plane.width * this.scale);
-      const hgt = Math.round(plane.height * this.scale);
-      for (const c of [this.canvas]) {
-        c.style.width = `${w}px`;
-        c.style.height = `${hgt}px`;
-      }
+      this.canvas.width = this.buffer.width = fullW;
+      this.canvas.height = this.buffer.height = fullH;
+      this.scale = STAGE_PX / Math.max(fullW, fullH);
+      const w = Math.round(fullW * this.scale);
+      const hgt = Math.round(fullH * this.scale);
+      this.canvas.style.width = `${w}px`;
+      this.canvas.style.height = `${hgt}px`;
       this.overlay.width = w;
       this.overlay.height = hgt;
       this.stage.style.width = `${w}px`;
       this.stage.style.height = `${hgt}px`;
       this.view = { zoom: 1, panX: 0, panY: 0 };
+      this.callbacks.onZoom?.(1);
     }
+    if (!fieldSized) {
+      // Another field size: what lay outside the new field is padding now, not old pixels.
+      this.bctx.clearRect(0, 0, fullW, fullH);
+      this.image = this.bctx.createImageData(plane.width, plane.height);
+    }
+    this.stage.dataset.padding = plane.width < fullW || plane.height < fullH ? `${plane.height}x${plane.width} of ${fullH}x${fullW}` : "";
     this.render();
   }
 
@@ -127,6 +164,7 @@ export class PlaneView {
   paintOverlay() {
     const o = this.octx;
     o.clearRect(0, 0, this.overlay.width, this.overlay.height);
+    this.paintPadding();
     const rect = this.dragRect ?? this.roiRect();
     if (!rect) return;
     const [y0, y1, x0, x1] = rect;
@@ -135,6 +173,31 @@ export class PlaneView {
     o.lineWidth = 2;
     o.strokeStyle = "#00e5ff";
     o.strokeRect(sx0, sy0, Math.max(2, sx1 - sx0), Math.max(2, sy1 - sy0));
+  }
+
+  /** Hatch the part of the padded plane that lies outside the field, and say what it is. */
+  paintPadding() {
+    const p = this.plane;
+    if (!p || !this.hatch) return;
+    const [fullH, fullW] = this.fullSize();
+    /** @type {[number, number, number, number][]} x0, y0, x1, y1 in plane pixels */
+    const parts = [];
+    if (p.width < fullW) parts.push([p.width, 0, fullW, fullH]);
+    if (p.height < fullH) parts.push([0, p.height, p.width, fullH]);
+    const o = this.octx;
+    for (const [x0, y0, x1, y1] of parts) {
+      const [sx0, sy0] = this.toScreen(x0, y0);
+      const [sx1, sy1] = this.toScreen(x1, y1);
+      o.fillStyle = this.hatch;
+      o.fillRect(sx0, sy0, sx1 - sx0, sy1 - sy0);
+      if (sx1 - sx0 > 60 && sy1 - sy0 > 16) {
+        o.fillStyle = "#d0d0d0";
+        o.font = "11px system-ui, sans-serif";
+        o.textAlign = "center";
+        o.textBaseline = "middle";
+        o.fillText("padding", (sx0 + sx1) / 2, (sy0 + sy1) / 2);
+      }
+    }
   }
 
   /** @returns {[number, number, number, number] | null} */
@@ -153,6 +216,23 @@ export class PlaneView {
 
   resetView() {
     this.view = { zoom: 1, panX: 0, panY: 0 };
+    this.callbacks.onZoom?.(1);
+    this.paint();
+  }
+
+  /**
+   * Zoom by `factor` keeping the point at stage CSS pixel (cx, cy) in place (default: centre).
+   * @param {number} factor @param {number} [cx] @param {number} [cy]
+   */
+  zoomBy(factor, cx, cy) {
+    if (!this.plane) return;
+    const { zoom, panX, panY } = this.view;
+    const next = Math.min(MAX_ZOOM, Math.max(1, zoom * factor));
+    // In canvas pixels (the view transform's unit), not CSS pixels.
+    const px = (cx ?? this.overlay.width / 2) / this.scale;
+    const py = (cy ?? this.overlay.height / 2) / this.scale;
+    this.view = { zoom: next, panX: px - ((px - panX) * next) / zoom, panY: py - ((py - panY) * next) / zoom };
+    this.callbacks.onZoom?.(next);
     this.paint();
   }
 
@@ -217,6 +297,7 @@ export class PlaneView {
     this.dragRect = null;
     if (!d.moved) {
       const x = Math.floor(px), y = Math.floor(py);
+      // Only the field's own pixels: a click on the padding selects nothing.
       if (x >= 0 && y >= 0 && x < this.plane.width && y < this.plane.height) {
         this.setRoi([y, x]);
         this.callbacks.onSelect({ pixel: [y, x] });
@@ -231,7 +312,8 @@ export class PlaneView {
   }
 
   /**
-   * The half-open pixel rectangle covered by a drag between two plane points, clipped.
+   * The half-open pixel rectangle covered by a drag between two plane points, clipped to the
+   * field (a drag into the padding stops at the field's edge).
    * @param {number} ax @param {number} ay @param {number} bx @param {number} by
    * @returns {[number, number, number, number]}
    */
@@ -250,13 +332,8 @@ export class PlaneView {
     if (!this.plane) return;
     e.preventDefault();
     const r = this.stage.getBoundingClientRect();
-    const cx = (e.clientX - r.left) / this.scale;
-    const cy = (e.clientY - r.top) / this.scale;
-    const { zoom, panX, panY } = this.view;
-    const next = Math.min(64, Math.max(1, zoom * (e.deltaY < 0 ? 1.25 : 0.8)));
     // Keep the plane point under the cursor where it is.
-    this.view = { zoom: next, panX: cx - ((cx - panX) * next) / zoom, panY: cy - ((cy - panY) * next) / zoom };
-    this.paint();
+    this.zoomBy(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - r.left, e.clientY - r.top);
   }
 
   /**
@@ -267,9 +344,15 @@ export class PlaneView {
     const p = this.plane;
     if (!p) return;
     const x = Math.floor(px), y = Math.floor(py);
-    if (x < 0 || y < 0 || x >= p.width || y >= p.height) {
+    const [fullH, fullW] = this.fullSize();
+    if (x < 0 || y < 0 || x >= fullW || y >= fullH) {
       this.lastCursor = null;
       this.callbacks.onCursor("");
+      return;
+    }
+    if (x >= p.width || y >= p.height) {
+      this.lastCursor = [y, x];
+      this.callbacks.onCursor(`y ${y}, x ${x}: padding, not data (this field is ${p.height}×${p.width})`);
       return;
     }
     this.lastCursor = [y, x];

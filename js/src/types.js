@@ -19,9 +19,21 @@
  * @property {number} field
  * @property {number} time
  * @property {number} z
- * @property {number} height
+ * @property {number} height  the field's own size (the pixels in `data`)
  * @property {number} width
+ * @property {number} [fullHeight]  the padded size every field of the stack shares
+ * @property {number} [fullWidth]
  * @property {ArrayLike<number>} data
+ */
+
+/**
+ * How the trace picture (the fallback without ipympl) maps time to pixels: the axes' box as
+ * fractions of the picture [left, right, top, bottom], the x limits, and time -> x knots.
+ * @typedef {Object} TraceGeometry
+ * @property {number[]} box
+ * @property {number[]} xlim
+ * @property {number[]} t
+ * @property {number[]} x
  */
 
 /**
@@ -33,7 +45,8 @@
  * @property {number} read_ms
  * @property {number} server_ms
  * @property {number | null} read_p50
- * @property {number | null} read_p95
+ * @property {number | null} read_p95  over planes that were read (cache hits left out)
+ * @property {number | null} [hit_rate]  over the last 200 planes
  * @property {number} cache_bytes
  */
 

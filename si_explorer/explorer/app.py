@@ -28,10 +28,19 @@ def _notebook(paths: list[str]) -> dict:
         "explorer"
     )
     return {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": "explorer",
-                   "metadata": {}, "outputs": [], "source": source}],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                    "name": "python3"}},
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "explorer",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
         "nbformat": 4,
         "nbformat_minor": 5,
     }
@@ -47,16 +56,21 @@ def _wait_for(port: int, process: subprocess.Popen, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SIExplorerError(None, f"Voila exited with code {process.returncode} before serving")
+            raise SIExplorerError(
+                None, f"Voila exited with code {process.returncode} before serving"
+            )
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.2)
-    raise SIExplorerError(None, f"Voila did not start serving on port {port} within {timeout:.0f} s")
+    raise SIExplorerError(
+        None, f"Voila did not start serving on port {port} within {timeout:.0f} s"
+    )
 
 
-def serve(paths: list[str], *, port: int = 0, open_browser: bool = True,
-          timeout: float = 120) -> int:
+def serve(
+    paths: list[str], *, port: int = 0, open_browser: bool = True, timeout: float = 120
+) -> int:
     """Serve the explorer on ``paths`` until interrupted; prints the URL. Returns an exit code."""
     from .. import open as open_stack
 
@@ -70,8 +84,15 @@ def serve(paths: list[str], *, port: int = 0, open_browser: bool = True,
     notebook.write_text(json.dumps(_notebook(paths)))
     port = port or _free_port()
     command = [
-        sys.executable, "-m", "voila", str(notebook), f"--port={port}", "--no-browser",
-        "--Voila.ip=127.0.0.1", "--show_tracebacks=True", *server_args("voila"),
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        f"--port={port}",
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        "--show_tracebacks=True",
+        *server_args("voila"),
     ]
     process = subprocess.Popen(command, cwd=folder)
     try:

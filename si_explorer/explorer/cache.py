@@ -91,6 +91,15 @@ class BlockCache:
         self._notify(evicted)
         return evicted
 
+    def discard(self, stale: Callable[[Hashable, np.ndarray], bool]) -> list[Hashable]:
+        """Drop the entries for which ``stale(key, arr)`` is true; returns their keys."""
+        with self._lock:
+            dropped = [key for key, arr in self._items.items() if stale(key, arr)]
+            for key in dropped:
+                self._nbytes -= self._items.pop(key).nbytes
+        self._notify(dropped)
+        return dropped
+
     def clear(self) -> None:
         with self._lock:
             evicted = list(self._items)

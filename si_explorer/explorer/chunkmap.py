@@ -27,6 +27,10 @@ class ChunkMap:
         grid = self._grids.get(key)
         if grid is None:
             grid = self._grids[key] = np.zeros((n_tb, n_zb), np.uint8)
+        elif grid.shape[0] < n_tb:  # the stack grew along time (follow mode)
+            grown = np.zeros((n_tb, n_zb), np.uint8)
+            grown[: grid.shape[0]] = grid
+            grid = self._grids[key] = grown
         return grid
 
     def mark(self, config, block, state: int, n_tb: int, n_zb: int) -> None:

@@ -100,6 +100,21 @@ class PlaneController:
             self._generation += 1
             self._prefetch.clear()
 
+    def stack_grew(self) -> None:
+        """The stack gained time points (``Stack.refresh``): a cached block that the old end
+        cut short is stale, and so is every block of other configurations, whose chunk grids
+        this stack no longer describes."""
+        stack = self._stack
+        config, t_sizes = config_key(stack), stack.chunks[1]
+
+        def stale(key, arr) -> bool:
+            cfg, block = key
+            return cfg != config or arr.shape[1] != t_sizes[block[1]]
+
+        self.cache.discard(stale)
+        with self._cond:
+            self._prefetch.clear()
+
     def request(self, req: PlaneRequest, received_at: float | None = None) -> int:
         """Ask for a plane; returns the request's generation. Never blocks on I/O."""
         received_at = time.perf_counter() if received_at is None else received_at

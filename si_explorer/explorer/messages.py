@@ -28,6 +28,10 @@ class PlaneRequest:
     playing: bool = False
     #: (request id, ms) of the previous plane drawn, piggybacked to save a message per step
     ack: tuple[int, float] | None = None
+    #: For a request made in Python (negative id): the newest browser request received before
+    #: it. When its plane is served, every browser request up to this one has been superseded,
+    #: which tells the browser it is no longer waiting for them.
+    seen: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ CONFIG_KEYS = (
     "vmax",
     "playing",
     "fps",
+    "follow",
 )
 
 
@@ -121,7 +126,7 @@ def parse_message(content: object, shape: tuple[int, ...], field_shapes) -> obje
 
     >>> parse_message({"type": "request", "id": 3, "field": 0, "time": 5, "z": 1}, (1, 10, 2, 8, 8),
     ...               [(8, 8)])
-    PlaneRequest(request_id=3, field=0, time=5, z=1, playing=False)
+    PlaneRequest(request_id=3, field=0, time=5, z=1, playing=False, ack=None, seen=0)
     >>> parse_message({"type": "request", "id": 3, "field": 0, "time": 10, "z": 0},
     ...               (1, 10, 2, 8, 8), [(8, 8)])
     Traceback (most recent call last):

@@ -73,11 +73,24 @@ class TimingLog:
         with self._lock:
             return list(self._records)
 
-    def recent_percentiles(self, key: str, last: int = 200) -> list[float | None]:
-        """p50/p95 of ``key`` over the last ``last`` records (cheap enough for every plane)."""
+    def recent_percentiles(
+        self, key: str, last: int = 200, *, reads_only: bool = False
+    ) -> list[float | None]:
+        """p50/p95 of ``key`` over the last ``last`` records (cheap enough for every plane).
+
+        ``reads_only`` leaves out cache hits: their read time is zero and, while playing from
+        a warm cache, would hide what a read actually costs.
+        """
         with self._lock:
             recent = list(self._records)[-last:]
+        if reads_only:
+            recent = [r for r in recent if r.cache != "hit"]
         return percentiles([getattr(r, key) for r in recent])
+
+    def recent_hit_rate(self, last: int = 200) -> float | None:
+        with self._lock:
+            recent = list(self._records)[-last:]
+        return round(sum(r.cache == "hit" for r in recent) / len(recent), 3) if recent else None
 
     def summary(self) -> dict:
         """Running p50/p95 (ms) of read, server and drawn times, and the hit rate."""

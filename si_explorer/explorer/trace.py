@@ -6,7 +6,9 @@ slices arrive; selecting another ROI cancels the read in progress at the next sl
 
 In Jupyter front ends the figure is an ipympl canvas (interactive: zoom, and a click moves the
 time slider). Where ipympl cannot render (marimo, or no kernel) the same figure is rendered with
-Agg into a PNG that the explorer shows inside its own view.
+Agg into a PNG that the explorer shows inside its own view. The PNG carries no time marker: the
+browser draws it over the picture (see :meth:`TraceFigure.geometry`), so it follows the time
+slider at once instead of waiting for a re-render.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from matplotlib.figure import Figure
 #: Aim for slices that take about this long, so progress is visible but overhead is small.
 SLICE_TARGET_S = 0.08
 MIN_SLICE, MAX_SLICE = 16, 8192
+#: Time -> axis value knots sent to the browser for the image fallback's marker; interpolating
+#: between this many points is exact for frames and within a pixel for real timestamps.
+MAX_KNOTS = 512
 
 
 @dataclass(frozen=True)
@@ -44,24 +49,25 @@ def read_slice(stack, job: TraceJob, t: slice) -> np.ndarray:
 class TraceLoader:
     """Reads traces slice by slice on a background thread; the newest job cancels older ones.
 
-    Callbacks run on the loader thread: ``on_start(job, n)``, ``on_slice(job, t0, values)``,
-    ``on_done(job, values)``, ``on_error(job, exc)``.
+    Callbacks run on the loader thread: ``on_start(job, n, t_from)``, ``on_slice(job, t0,
+    values)``, ``on_done(job)``, ``on_error(job, exc)``. A job started with ``t_from > 0``
+    reads only the time points from there on: a trace extended after the file grew.
     """
 
     def __init__(self, *, on_start, on_slice, on_done, on_error):
         self._callbacks = (on_start, on_slice, on_done, on_error)
         self._cond = threading.Condition()
-        self._job: tuple[object, TraceJob, int] | None = None
+        self._job: tuple[object, TraceJob, int, int] | None = None
         self._generation = 0
         self._busy = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="si-explorer-trace", daemon=True)
         self._thread.start()
 
-    def start(self, stack, job: TraceJob) -> None:
+    def start(self, stack, job: TraceJob, t_from: int = 0) -> None:
         with self._cond:
             self._generation += 1
-            self._job = (stack, job, self._generation)
+            self._job = (stack, job, self._generation, t_from)
             self._cond.notify_all()
 
     def cancel(self) -> None:
@@ -87,20 +93,18 @@ class TraceLoader:
                 self._cond.wait_for(lambda: self._closed or self._job is not None)
                 if self._closed:
                     return
-                stack, job, generation = self._job
+                stack, job, generation, t0 = self._job
                 self._job = None
                 self._busy = True
             try:
                 n = stack.shape[1]
-                values = np.full(n, np.nan)
-                on_start(job, n)
-                t0, size = 0, MIN_SLICE
+                on_start(job, n, t0)
+                size = MIN_SLICE
                 while t0 < n:
                     if generation != self._generation:
                         break
                     started = time.perf_counter()
                     part = read_slice(stack, job, slice(t0, min(n, t0 + size)))
-                    values[t0 : t0 + len(part)] = part
                     if generation != self._generation:
                         break
                     on_slice(job, t0, part)
@@ -114,7 +118,7 @@ class TraceLoader:
                     elif elapsed > SLICE_TARGET_S * 2:
                         size = max(MIN_SLICE, size // 2)
                 else:
-                    on_done(job, values)
+                    on_done(job)
             except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised
                 on_error(job, exc)
             finally:
@@ -139,7 +143,9 @@ class TraceFigure:
     ):
         self.mode = mode
         self.lock = threading.RLock()
-        self.fig = Figure(figsize=(5.2, 3.0), dpi=96, layout="constrained")
+        # 442x288 pixels: about as wide as the plane view, so both fit side by side in a
+        # notebook column, and the image fallback shows the PNG at its own size (style.js).
+        self.fig = Figure(figsize=(442 / 96, 288 / 96), dpi=96, layout="constrained")
         if mode == "ipympl":
             from ipympl.backend_nbagg import Canvas, FigureManager
 
@@ -154,18 +160,18 @@ class TraceFigure:
 
             self.canvas = FigureCanvasAgg(self.fig)
         self.seconds = time_seconds is not None and len(time_seconds) == n_times
-        self.x = (
-            np.asarray(time_seconds, float) if self.seconds else np.arange(n_times, dtype=float)
-        )
+        self.x = self._time_axis(n_times, time_seconds)
         self.y = np.full(n_times, np.nan)
         self.ax = self.fig.add_subplot()
         (self.line,) = self.ax.plot(self.x, self.y, color="#1f77b4", lw=1.2)
-        self.marker = self.ax.axvline(self.x[0] if n_times else 0, color="#d62728", lw=1)
+        self.marker = self.ax.axvline(self.x[0] if n_times else 0, color="#d62728", lw=2)
+        # Shown with a trace only (it moves with time only then), and never baked into a PNG,
+        # where it would be stale by the next slider step: the browser draws that one.
+        self.marker.set_visible(False)
         self.ax.set_xlabel("time (s)" if self.seconds else "frame")
         self.ax.set_ylabel("value")
         self.ax.set_title("click the plane to select a pixel, drag for a ROI", fontsize=9)
-        if n_times > 1:
-            self.ax.set_xlim(self.x[0], self.x[-1])
+        self._fit_x()
         self._on_click_time = on_click_time
         if on_click_time is not None:
             self.canvas.mpl_connect("button_press_event", self._clicked)
@@ -186,8 +192,33 @@ class TraceFigure:
         if event.xdata is not None and len(self.x):
             self._on_click_time(self.time_index(event.xdata))
 
+    def resize(self, n_times: int, time_seconds: np.ndarray | None) -> None:
+        """Extend the time axis to ``n_times`` (the file grew); values read so far stay."""
+        with self.lock:
+            x = self._time_axis(n_times, time_seconds)
+            y = np.full(n_times, np.nan)
+            keep = min(n_times, len(self.y))
+            y[:keep] = self.y[:keep]
+            self.x, self.y = x, y
+            self.line.set_data(self.x, self.y)
+            self._fit_x()
+        self.redraw()
+
+    def _time_axis(self, n_times: int, time_seconds: np.ndarray | None) -> np.ndarray:
+        if self.seconds and time_seconds is not None and len(time_seconds) == n_times:
+            return np.asarray(time_seconds, float)
+        return np.arange(n_times, dtype=float)
+
+    def _fit_x(self) -> None:
+        if len(self.x) > 1:
+            # A small margin keeps the marker visible at the first and last time points, where
+            # it would otherwise hide under the axis spine.
+            pad = (self.x[-1] - self.x[0]) * 0.01
+            self.ax.set_xlim(self.x[0] - pad, self.x[-1] + pad)
+
     def begin(self, label: str) -> None:
         with self.lock:
+            self.marker.set_visible(self.mode == "ipympl")
             self.y[:] = np.nan
             self.line.set_ydata(self.y)
             self.ax.set_title(label, fontsize=9)
@@ -208,17 +239,19 @@ class TraceFigure:
 
     def clear(self) -> None:
         with self.lock:
+            self.marker.set_visible(False)
             self.y[:] = np.nan
             self.line.set_ydata(self.y)
             self.ax.set_title("click the plane to select a pixel, drag for a ROI", fontsize=9)
         self.redraw()
 
-    def set_marker(self, t: int) -> None:
+    def set_marker(self, t: int, redraw: bool = True) -> None:
         if not len(self.x):
             return
         with self.lock:
             self.marker.set_xdata([self.x[min(t, len(self.x) - 1)]])
-        self.redraw()
+        if redraw:
+            self.redraw()
 
     def redraw(self) -> None:
         if self.mode == "ipympl":
@@ -229,16 +262,26 @@ class TraceFigure:
             self.fig.savefig(buf, format="png")
             return buf.getvalue()
 
-    def axes_fraction(self) -> list[float]:
-        """Where the x axis sits in the PNG (fractions of its width) and its data limits.
+    def geometry(self) -> dict:
+        """Where the axes sit in the rendered PNG, and how time maps onto the x axis.
 
-        The image fallback uses this to turn a click on the picture into a time index.
+        ``box``: the axes' left, right, top and bottom edges as fractions of the picture (from
+        its top-left corner); ``xlim``: the x axis limits; ``t`` and ``x``: knots of time index
+        -> axis value (seconds or frames) to interpolate between. The image fallback uses this
+        to draw the time marker and to turn a click into a time. Valid for the last
+        :meth:`png`: a constrained layout moves the axes when the tick labels change width.
         """
         with self.lock:
-            self.canvas.draw()
             bbox = self.ax.get_position()
             x0, x1 = self.ax.get_xlim()
-        return [float(bbox.x0), float(bbox.x1), float(x0), float(x1)]
+        n = len(self.x)
+        knots = np.unique(np.linspace(0, max(n - 1, 0), num=min(n, MAX_KNOTS)).round().astype(int))
+        return {
+            "box": [float(bbox.x0), float(bbox.x1), 1 - float(bbox.y1), 1 - float(bbox.y0)],
+            "xlim": [float(x0), float(x1)],
+            "t": [int(k) for k in knots],
+            "x": [float(self.x[k]) for k in knots],
+        }
 
     def close(self) -> None:
         if self.mode == "ipympl":

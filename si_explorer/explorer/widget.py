@@ -23,6 +23,7 @@ import traitlets as t
 
 from .contrast import auto_window
 from .controller import PlaneController, PlaneResult, config_key
+from .follow import Follower
 from .messages import (
     BACKENDS,
     COLORMAPS,
@@ -136,10 +137,14 @@ class Explorer(anywidget.AnyWidget):
     cache_mb = t.Float(256.0).tag(sync=True)
     prefetch = t.Int(8).tag(sync=True)
 
+    # -- a file still being acquired: poll for new time points every follow_interval seconds --
+    follow = t.Bool(False).tag(sync=True)
+    follow_interval = t.Float(1.0).tag(sync=True)
+
     # -- trace fallback (only used when ipympl cannot render) --
     trace_mode = t.Unicode("ipympl").tag(sync=True)
     trace_png = t.Bytes(b"").tag(sync=True)
-    trace_axes = t.List().tag(sync=True)
+    trace_axes = t.Dict().tag(sync=True)  # see TraceFigure.geometry
 
     def __init__(
         self,
@@ -150,6 +155,8 @@ class Explorer(anywidget.AnyWidget):
         prefetch: int = 8,
         colormap: str = "gray",
         fps: float = 20.0,
+        follow: bool = False,
+        follow_interval: float = 1.0,
         **open_kwargs,
     ):
         if isinstance(source_or_stack, (str, os.PathLike, list, tuple)):
@@ -164,6 +171,7 @@ class Explorer(anywidget.AnyWidget):
         else:
             stack = source_or_stack
         self._stack = stack
+        self._seconds = stack.time_seconds
         # Observers fire for constructor arguments; they must not act before the controller exists.
         self._ready = False
         mode = _resolve_trace_mode(trace)
@@ -188,6 +196,7 @@ class Explorer(anywidget.AnyWidget):
             cache_mb=cache_mb,
             prefetch=prefetch,
             trace_mode=mode,
+            follow_interval=follow_interval,
         )
         self.errors: list[str] = []
         self._accepting = False  # True while applying a front-end request (no re-request)
@@ -210,16 +219,20 @@ class Explorer(anywidget.AnyWidget):
         self.trace_figure = TraceFigure(
             mode, T, stack.time_seconds, on_click_time=self._trace_clicked
         )
+        self._browser_seen = 0  # newest browser request id received
         if mode == "image":
-            self.trace_axes = self.trace_figure.axes_fraction()
+            # The empty figure tells the user where the trace will appear and how to get one.
+            self._refresh_png(force=True)
         self._loader = TraceLoader(
             on_start=self._trace_started,
             on_slice=self._trace_slice,
             on_done=self._trace_finished,
             on_error=self._trace_failed,
         )
+        self._follower = Follower(self._poll_growth, follow_interval)
         self.on_msg(self._on_custom_msg)
         self._ready = True
+        self.follow = follow
 
     # -- public Python API --------------------------------------------------------------------
 
@@ -265,6 +278,9 @@ class Explorer(anywidget.AnyWidget):
         timer = getattr(self, "_marker_timer", None)
         if timer is not None:
             timer.cancel()
+        follower = getattr(self, "_follower", None)
+        if follower is not None:
+            follower.stop()
         for part in ("controller", "_loader", "trace_figure", "_box"):
             obj = getattr(self, part, None)
             if obj is not None:
@@ -330,28 +346,39 @@ class Explorer(anywidget.AnyWidget):
             raise t.TraitError(f"prefetch must be 0..1000 frames, got {proposal['value']!r}")
         return proposal["value"]
 
+    @t.validate("follow_interval")
+    def _valid_follow_interval(self, proposal):
+        if not 0.05 <= proposal["value"] <= 3600:
+            raise t.TraitError(
+                f"follow_interval must be 0.05..3600 seconds, got {proposal['value']!r}"
+            )
+        return proposal["value"]
+
     @t.validate("fps")
     def _valid_fps(self, proposal):
         if not 0 < proposal["value"] <= 240:
             raise t.TraitError(f"fps must be in (0, 240], got {proposal['value']!r}")
         return proposal["value"]
 
+    def _roi_fits(self, roi: tuple, field: int) -> bool:
+        h, w = self._stack.field_shapes[field]
+        if len(roi) == 2:
+            return 0 <= roi[0] < h and 0 <= roi[1] < w
+        y0, y1, x0, x1 = roi
+        return 0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w
+
     @t.validate("roi")
     def _valid_roi(self, proposal):
         roi = tuple(int(v) for v in proposal["value"])
         if not roi:
             return roi
-        h, w = self._stack.field_shapes[self.field]
-        if len(roi) == 2:
-            if not (0 <= roi[0] < h and 0 <= roi[1] < w):
-                raise t.TraitError(f"pixel {roi} is outside the {h}x{w} field")
-            return roi
-        if len(roi) == 4:
-            y0, y1, x0, x1 = roi
-            if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
-                raise t.TraitError(f"roi {roi} is not a non-empty rectangle in the {h}x{w} field")
-            return roi
-        raise t.TraitError(f"roi must be (y, x) or (y0, y1, x0, x1), got {roi}")
+        if len(roi) not in (2, 4):
+            raise t.TraitError(f"roi must be (y, x) or (y0, y1, x0, x1), got {roi}")
+        if not self._roi_fits(roi, self.field):
+            h, w = self._stack.field_shapes[self.field]
+            what = "pixel" if len(roi) == 2 else "roi"
+            raise t.TraitError(f"{what} {roi} is not inside the {h}x{w} field {self.field}")
+        return roi
 
     @t.validate("chunk_scheme")
     def _valid_scheme(self, proposal):
@@ -368,7 +395,11 @@ class Explorer(anywidget.AnyWidget):
     def _plane_changed(self, change):
         if not self._ready:
             return
-        if change["name"] in ("field", "z") and self.roi:
+        if change["name"] == "field" and self.roi and not self._roi_fits(self.roi, self.field):
+            # Fields of a multi-ROI file differ in size; a selection made on a bigger one may
+            # lie in this one's padding, where there is no data to trace.
+            self.roi = ()
+        elif change["name"] in ("field", "z") and self.roi:
             self._start_trace()
         if change["name"] == "time":
             self._move_marker()
@@ -388,8 +419,11 @@ class Explorer(anywidget.AnyWidget):
         self._stack = stack
         self.controller.set_stack(stack)
         self._map_sent = None
-        if change["name"] == "channel" and self.roi:
-            self._start_trace()
+        if change["name"] == "channel":
+            if self.roi:
+                self._start_trace()
+            # Channels differ in brightness: the old window could show the new one all black.
+            threading.Thread(target=self._auto_contrast_bg, daemon=True).start()
         self._request_current()
 
     @t.observe("cache_mb")
@@ -404,6 +438,55 @@ class Explorer(anywidget.AnyWidget):
             return
         self.controller.prefetch = change["new"]
 
+    @t.observe("follow", "follow_interval")
+    def _follow_changed(self, change):
+        if not self._ready:
+            return
+        self._follower.interval = self.follow_interval
+        if self.follow:
+            self._follower.start()
+        else:
+            self._follower.stop()
+
+    def grow(self) -> int:
+        """Pick up time points appended to the file since it was opened (what follow mode
+        does every ``follow_interval`` seconds); returns how many are new.
+
+        The time slider grows, a plane at the old last time point moves on to the new last
+        one (so the newest data stays on screen), and a selected trace is read for the new
+        time points only.
+        """
+        with self._aux_lock:
+            old = self.n_times
+            added = self._stack.refresh()
+            if not added:
+                return 0
+            stack = self._stack
+            n = stack.shape[1]
+            self._seconds = stack.time_seconds
+            self.controller.stack_grew()
+            self._map_sent = None
+            self.trace_figure.resize(n, self._seconds)
+            at_end = self.time == old - 1
+            self.n_times = n
+            if self.roi:
+                # A trace still being read is read again from the start: its job is replaced.
+                t_from = old if self._trace_done.is_set() else 0
+                self._trace_done.clear()
+                self._loader.start(stack, self._trace_job(), t_from=t_from)
+            if at_end:
+                self.time = n - 1
+            else:
+                self._request_current()  # the chunk map and status show the new length
+            return added
+
+    def _poll_growth(self) -> None:
+        try:
+            self.grow()
+        except Exception as exc:  # noqa: BLE001 - shown; following stops instead of repeating it
+            self._show_error(f"follow: {type(exc).__name__}: {exc}; following stopped")
+            self.follow = False
+
     @t.observe("roi")
     def _roi_changed(self, change):
         if not self._ready:
@@ -417,7 +500,13 @@ class Explorer(anywidget.AnyWidget):
             self._refresh_png(force=True)
 
     def _request_current(self):
-        req = PlaneRequest(self.controller.new_python_id(), self.field, self.time, self.z)
+        req = PlaneRequest(
+            self.controller.new_python_id(),
+            self.field,
+            self.time,
+            self.z,
+            seen=self._browser_seen,
+        )
         self.controller.request(req)
 
     # -- front-end messages (kernel main thread) ----------------------------------------------
@@ -434,6 +523,7 @@ class Explorer(anywidget.AnyWidget):
 
     def _dispatch(self, msg, received):
         if isinstance(msg, PlaneRequest):
+            self._browser_seen = max(self._browser_seen, msg.request_id)
             if msg.ack is not None:
                 self.controller.timings.record_drawn(*msg.ack)
             self._accept_position(msg.field, msg.time, msg.z)
@@ -476,6 +566,7 @@ class Explorer(anywidget.AnyWidget):
             "vmax": float,
             "fps": float,
             "playing": bool,
+            "follow": bool,
             "colormap": str,
             "backend": str,
             "chunk_scheme": str,
@@ -515,15 +606,24 @@ class Explorer(anywidget.AnyWidget):
             # Typed arrays in the browser are little-endian on every platform that matters.
             plane = plane.astype(plane.dtype.newbyteorder("<"))
         req, timing = result.request, result.timing
-        read_p50, read_p95 = self.controller.timings.recent_percentiles("read_ms")
+        timings = self.controller.timings
+        read_p50, read_p95 = timings.recent_percentiles("read_ms", reads_only=True)
+        stack = self.controller.stack
+        seconds = self._seconds
         content = {
             "type": "plane",
             "id": req.request_id,
+            # Browser requests up to this id are answered or superseded (see PlaneRequest.seen).
+            "seen": req.request_id if req.request_id > 0 else req.seen,
             "field": req.field,
             "time": req.time,
             "z": req.z,
+            "seconds": None if seconds is None else round(float(seconds[req.time]), 6),
             "height": int(plane.shape[0]),
             "width": int(plane.shape[1]),
+            # Every field is padded to this size in the stack; the browser shows the rest of
+            # it as padding, so fields of different sizes keep their true proportions.
+            "padded": [int(stack.shape[3]), int(stack.shape[4])],
             "dtype": plane.dtype.name,
             "timing": {
                 "cache": timing.cache,
@@ -533,11 +633,11 @@ class Explorer(anywidget.AnyWidget):
                 "server_ms": round(timing.server_ms, 3),
                 "read_p50": read_p50,
                 "read_p95": read_p95,
+                "hit_rate": timings.recent_hit_rate(),
                 "cache_bytes": self.controller.cache.nbytes,
             },
         }
         buffers = [memoryview(plane).cast("B")]
-        stack = self.controller.stack
         n_tb, n_zb = self.controller.grid_shape(stack)
         state = (result.config, req.field, self.controller.chunk_map.version)
         if state != self._map_sent:
@@ -570,12 +670,15 @@ class Explorer(anywidget.AnyWidget):
 
     # -- traces (loader thread) ---------------------------------------------------------------
 
-    def _start_trace(self) -> None:
+    def _trace_job(self) -> TraceJob:
         roi = self.roi
         pixel = len(roi) == 2
         box = (roi[0], roi[0] + 1, roi[1], roi[1] + 1) if pixel else tuple(roi)
+        return TraceJob(box, pixel, self.field, self.z)
+
+    def _start_trace(self) -> None:
         self._trace_done.clear()
-        self._loader.start(self._stack, TraceJob(box, pixel, self.field, self.z))
+        self._loader.start(self._stack, self._trace_job())
 
     def _trace_label(self, job: TraceJob) -> str:
         where = f"field {job.field} · z {job.z}"
@@ -584,10 +687,19 @@ class Explorer(anywidget.AnyWidget):
         y0, y1, x0, x1 = job.roi
         return f"ROI mean y {y0}:{y1}, x {x0}:{x1} · {where}"
 
-    def _trace_started(self, job, n):
-        self._trace_values = np.full(n, np.nan)
-        self.trace_figure.begin(self._trace_label(job))
-        self.send({"type": "trace", "state": "reading", "done": 0, "total": n})
+    def _trace_started(self, job, n, t_from):
+        values = np.full(n, np.nan)
+        old = self._trace_values
+        if t_from and old is not None and len(old) >= t_from:
+            # Extended after the file grew: the values read before stay.
+            values[:t_from] = old[:t_from]
+        else:
+            # The marker only moves with the time slider; a new trace starts it at the time
+            # shown.
+            self.trace_figure.set_marker(self.time, redraw=False)
+            self.trace_figure.begin(self._trace_label(job))
+        self._trace_values = values
+        self.send({"type": "trace", "state": "reading", "done": t_from, "total": n})
 
     def _trace_slice(self, job, t0, values):
         self._trace_values[t0 : t0 + len(values)] = values
@@ -598,11 +710,11 @@ class Explorer(anywidget.AnyWidget):
         )
         self._refresh_png()
 
-    def _trace_finished(self, job, values):
-        self._trace_values = values
+    def _trace_finished(self, job):
+        n = len(self._trace_values)
         self._trace_done.set()
         self._refresh_png(force=True)
-        self.send({"type": "trace", "state": "done", "done": len(values), "total": len(values)})
+        self.send({"type": "trace", "state": "done", "done": n, "total": n})
 
     def _trace_failed(self, job, exc):
         self._show_error(f"reading the trace failed: {type(exc).__name__}: {exc}")
@@ -634,5 +746,7 @@ class Explorer(anywidget.AnyWidget):
         now = time.monotonic()
         if force or now - self._last_png >= PNG_INTERVAL_S:
             self._last_png = now
-            self.trace_figure.set_marker(self.time)
-            self.trace_png = self.trace_figure.png()
+            png = self.trace_figure.png()
+            # Geometry first: the browser places its marker with it when the new picture lands.
+            self.trace_axes = self.trace_figure.geometry()
+            self.trace_png = png

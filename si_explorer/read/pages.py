@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from ..errors import SIExplorerError
+from ..errors import CorruptTiffError, SIExplorerError
 from ..tiff import PageIndex
 
 BACKENDS = ("pread", "mmap", "tifffile")
@@ -62,6 +62,17 @@ class PageReader:
                 os.close(self._fd)
             self._fd = self._mmap = self._tiff = None
             self._pid = None
+
+    def grow(self, index: PageIndex) -> None:
+        """Read through ``index``, the same file's index extended by appended pages."""
+        with self._lock:
+            self.index = index
+            # The map and tifffile's handle cover the old extent and are made again on demand.
+            # The map is dropped, not closed: a read in another thread may hold a view of it.
+            self._mmap = self._flat = None
+            if self._tiff is not None:
+                self._tiff.close()  # tifffile reads hold this lock: none is in progress
+                self._tiff = None
 
     def _check_process(self) -> None:
         if self._pid != os.getpid():
@@ -201,8 +212,15 @@ class PageReader:
             # of letting tifffile walk the chain up to this page.
             with self._lock:
                 tif.filehandle.seek(int(self.index.ifd_offsets[page_number]))
-                page = tifffile.TiffPage(tif, index=page_number)
-                plane = page.asarray()
+                try:
+                    page = tifffile.TiffPage(tif, index=page_number)
+                    plane = page.asarray()
+                except Exception as exc:  # noqa: BLE001 - any decoder's error means a corrupt page
+                    raise CorruptTiffError(
+                        self.index.path,
+                        f"page {page_number}: tifffile cannot decode it "
+                        f"({type(exc).__name__}: {exc})",
+                    ) from None
             plane = plane.reshape(plane.shape[-2:]) if plane.ndim > 2 else plane
             out[i] = plane[rows[0] : rows[1], cols[0] : cols[1]]
 

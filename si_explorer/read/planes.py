@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import bisect
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import LayoutError, SIExplorerError
+from ..errors import CorruptTiffError, LayoutError, SIExplorerError
 from ..scanimage.layout import Layout
 from ..tiff import PageIndex, build_index
 from .pages import PageReader
@@ -43,6 +44,9 @@ class SourceFile:
         self.expected_pages = expected_pages
         self._index = index
         self._reader = PageReader(index) if index is not None else None
+        # Threads that touch a not-yet-indexed file at once must share one index and one reader
+        # (one descriptor); without the lock all but one reader leaked.
+        self._lock = threading.Lock()
 
     def __getstate__(self):
         return {"path": self.path, "expected_pages": self.expected_pages, "index": self._index}
@@ -56,23 +60,40 @@ class SourceFile:
 
     @property
     def index(self) -> PageIndex:
-        if self._index is None:
-            index = build_index(self.path)
-            if index.n_pages != self.expected_pages:
-                raise LayoutError(
-                    self.path,
-                    f"has {index.n_pages:,} complete pages, but the acquisition's first file "
-                    f"and this file's size predicted {self.expected_pages:,}; "
-                    "the files of this acquisition do not match",
-                )
-            self._index = index
+        if self._index is not None:
+            return self._index
+        with self._lock:
+            if self._index is None:
+                self._index = self._checked_index()
         return self._index
+
+    def _checked_index(self) -> PageIndex:
+        index = build_index(self.path)
+        if index.n_pages != self.expected_pages:
+            raise LayoutError(
+                self.path,
+                f"has {index.n_pages:,} complete pages, but the acquisition's first file "
+                f"and this file's size predicted {self.expected_pages:,}; "
+                "the files of this acquisition do not match",
+            )
+        return index
 
     @property
     def reader(self) -> PageReader:
         if self._reader is None:
-            self._reader = PageReader(self.index)
+            index = self.index
+            with self._lock:
+                if self._reader is None:
+                    self._reader = PageReader(index)
         return self._reader
+
+    def grow(self, index: PageIndex) -> None:
+        """Adopt ``index`` extended by pages appended since (:func:`si_explorer.refresh`)."""
+        with self._lock:
+            self._index = index
+            self.expected_pages = index.n_pages
+            if self._reader is not None:
+                self._reader.grow(index)
 
     def close(self) -> None:
         if self._reader is not None:
@@ -156,8 +177,9 @@ class PagedPlanes:
         """One whole plane with no index arrays: the eager ``stack[f, t, z]`` path."""
         (placement,) = self.fields[f] if len(self.fields[f]) == 1 else (None,)
         if placement is None or placement.dest != (0, 0) or placement.src[2:] != self.plane_shape:
-            return self.read([f], [t], [z], (0, self.plane_shape[0]), (0, self.plane_shape[1]),
-                             backend)[0, 0, 0]
+            return self.read(
+                [f], [t], [z], (0, self.plane_shape[0]), (0, self.plane_shape[1]), backend
+            )[0, 0, 0]
         page = self.layout.page_number(f, t, z, self.channel)
         file_number = bisect.bisect_right(self._starts, page) - 1
         sy, sx, h, w = placement.src
@@ -326,10 +348,15 @@ class SeriesPlanes:
         return self.read([f], [t], [z], (0, self.shape[3]), (0, self.shape[4]), backend)[0, 0, 0]
 
     def read(self, fields, times, zs, rows, cols, backend) -> np.ndarray:
-        array = self._five_d()
         fields, times, zs = (np.asarray(a, dtype=np.int64).ravel() for a in (fields, times, zs))
-        picked = array[fields][:, times][:, :, zs][..., rows[0] : rows[1], cols[0] : cols[1]]
-        return np.asarray(picked.compute(scheduler="synchronous"), dtype=self.dtype)
+        try:
+            array = self._five_d()
+            picked = array[fields][:, times][:, :, zs][..., rows[0] : rows[1], cols[0] : cols[1]]
+            return np.asarray(picked.compute(scheduler="synchronous"), dtype=self.dtype)
+        except Exception as exc:  # noqa: BLE001 - any decoder's error means corrupt data
+            raise CorruptTiffError(
+                self.path, f"tifffile cannot decode its pages ({type(exc).__name__}: {exc})"
+            ) from None
 
     def close(self) -> None:
         if self._array is not None:

@@ -320,15 +320,29 @@ class Layout:
         >>> Layout(fields=4, frames=10, planes=30, order="tfz").page_number(1, 2, 3)
         273
         """
-        for name, value, size in (("f", f, self.n_fields), ("t", t, self.frames),
-                                  ("z", z, self.planes), ("c", c, self.channels)):
+        for name, value, size in (
+            ("f", f, self.n_fields),
+            ("t", t, self.frames),
+            ("z", z, self.planes),
+            ("c", c, self.channels),
+        ):
             if value < 0 or (size is not None and value >= size):
                 raise IndexError(f"{name}={value} is out of range for {size} {name} indices")
         per_slice = self.frames_per_slice
-        digits = {"t": t // per_slice, "z": z, "r": t % per_slice, "c": c,
-                  "f": 0 if self.rois else f}
-        sizes = {"t": self.n_volumes, "z": self.planes + self.flyback, "r": per_slice,
-                 "f": self.fields, "c": self.channels}
+        digits = {
+            "t": t // per_slice,
+            "z": z,
+            "r": t % per_slice,
+            "c": c,
+            "f": 0 if self.rois else f,
+        }
+        sizes = {
+            "t": self.n_volumes,
+            "z": self.planes + self.flyback,
+            "r": per_slice,
+            "f": self.fields,
+            "c": self.channels,
+        }
         page = 0
         for i, letter in enumerate(self.order):
             page = page * sizes[letter] + digits[letter] if i else digits[letter]

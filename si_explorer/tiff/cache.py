@@ -50,7 +50,7 @@ def _signature(source: ByteSource, first_ifd: bytes, last_ifd: int, last_ifd_nby
     return {
         "file_size": source.size,
         "mtime_ns": source.mtime_ns,
-        "head": _hash(source.read(0, HEAD_BYTES) + first_ifd),
+        "head": _hash(source.read(0, min(HEAD_BYTES, source.size)) + first_ifd),
         "tail": _hash(source.read(last_ifd, last_ifd_nbytes)),
     }
 

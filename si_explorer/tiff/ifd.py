@@ -44,6 +44,9 @@ ASCII = 2
 #: TIFF (and tifffile) reject IFDs with more entries than this; real pages have 10 to 30.
 MAX_ENTRIES = 4096
 
+#: No tag value is larger than this (1 TiB): a larger count is a damaged entry.
+MAX_VALUE_BYTES = 1 << 40
+
 #: read_ifd leaves larger out-of-line values unread (ScanImage's Software tag can be tens of MB).
 DEFAULT_MAX_VALUE_BYTES = 1 << 20
 
@@ -224,6 +227,12 @@ def parse_ifd(
             tag = Tag(code, type_, n, position, position + 4 + os_, -1, True, None)
         else:
             nbytes = n * item
+            if nbytes > MAX_VALUE_BYTES:
+                # Offsets and extents are int64 arithmetic downstream; a count this large is
+                # a damaged entry, not a value (no file holds a terabyte-sized tag).
+                raise CorruptTiffError(
+                    path, f"{where}: tag {code} claims {n:,} values of field type {type_}"
+                )
             if nbytes <= os_:
                 tag = Tag(code, type_, n, position, position + 4 + os_, nbytes, True)
                 tag = tag._replace(value=decode_value(type_, n, value_field, bo))
@@ -303,7 +312,10 @@ class ByteSource:
     def __init__(self, path: str):
         self.path = path
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            # O_NONBLOCK: opening a FIFO (or a device) read-only would otherwise wait for a
+            # writer forever; regular files ignore the flag.
+            flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+            fd = os.open(path, flags)
         except FileNotFoundError:
             raise SourceNotFoundError(path, "no such file") from None
         except IsADirectoryError:
@@ -315,6 +327,9 @@ class ByteSource:
             st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
                 raise NotATiffError(path, "is a directory, not a TIFF file")
+            if not stat.S_ISREG(st.st_mode):
+                # A pipe or device has no size to check offsets against and no random access.
+                raise NotATiffError(path, "is not a regular file (a pipe, socket or device)")
             self.size = st.st_size
             self.mtime_ns = st.st_mtime_ns
             if hasattr(os, "posix_fadvise"):

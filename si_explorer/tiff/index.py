@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import CorruptTiffError, TruncatedFileError
+from ..errors import CorruptTiffError, SIExplorerError, TruncatedFileError
 from . import cache as index_cache
 from . import runs
 from .ifd import ByteSource, IfdPastEnd, parse_ifd, read_header
@@ -219,7 +219,7 @@ def build_index(
                 f"the file ends at byte {size:,}, before the end of its first IFD at byte "
                 f"{first:,}",
             ) from None
-        format0 = page_format(ifd0, source.read, path, 0)
+        format0 = page_format(ifd0, source.read, path, 0, size)
         facts0 = page_facts(ifd0, format0, source.read, size, path, 0)
         if facts0.end > size:
             raise TruncatedFileError(
@@ -274,6 +274,8 @@ def build_index(
         finally:
             if bar is not None:
                 bar.close()
+        if result.missing_bytes:
+            _check_partial_page(source, header, int(result.ifd_offsets[-1]), extent0, path)
         arrays = {
             "ifd_offsets": result.ifd_offsets,
             "data_offsets": result.data_offsets,
@@ -291,6 +293,34 @@ def build_index(
             }
             index_cache.store(source, path, ifd0.raw, meta, arrays, last.nbytes)
         return index
+
+
+def _check_partial_page(source, header, last_complete: int, extent0: int, path: str) -> None:
+    """Raise CorruptTiffError when the page after the last complete one is not a page being
+    written but a page whose pixels point far past the end of the file.
+
+    A writer puts a page's pixels right after its IFD, so a page cut off by the end of the
+    file needs at most about one page more than the file has; the walk already applies that
+    rule to next-IFD pointers, this applies it to the page's own data.
+    """
+    size = source.size
+    last = parse_ifd(source.read, last_complete, header, size, path, None)
+    try:
+        ifd = parse_ifd(source.read, last.next_offset, header, size, path, None)
+    except IfdPastEnd:
+        return  # the IFD itself is cut off: the walk has checked how far its pointer reaches
+    wrapped = not header.bigtiff and size > 1 << 32
+    try:
+        fmt = page_format(ifd, source.read, path, -1, size)
+        facts = page_facts(ifd, fmt, source.read, size, path, -1, wrapped)
+    except SIExplorerError:
+        return  # a half-written IFD may hold anything; only its complete pages are served
+    if facts.end - size > 2 * extent0 + (64 << 10):
+        raise CorruptTiffError(
+            path,
+            f"the page after the last complete one (IFD at byte {ifd.offset:,}) uses bytes up "
+            f"to {facts.end:,}, far past the end of the file ({size:,} bytes)",
+        )
 
 
 def _progress_bar(progress: bool | None, estimate: int, path: str):

@@ -122,8 +122,13 @@ def _first(values: dict[int, tuple | None], code: int, default: int | None) -> i
     return value[0]
 
 
-def page_format(ifd: Ifd, read: ReadAt, path: str, page: int) -> PageFormat:
+def page_format(
+    ifd: Ifd, read: ReadAt, path: str, page: int, file_size: int | None = None
+) -> PageFormat:
     """Decode the format tags of ``ifd``.
+
+    ``file_size``, when given, keeps out-of-line values that point past the end of the file
+    from being read at all (they decode as missing, which makes the page corrupt).
 
     Raises CorruptTiffError when a required tag is missing or impossible and
     NonUniformPagesError when the page is not one (rows, columns) plane of a numpy dtype.
@@ -134,7 +139,8 @@ def page_format(ifd: Ifd, read: ReadAt, path: str, page: int) -> PageFormat:
         if tag is None:
             continue
         value = tag.value
-        if value is None and 0 < tag.nbytes <= 1024:
+        fits = file_size is None or 0 <= tag.value_offset <= file_size - tag.nbytes
+        if value is None and 0 < tag.nbytes <= 1024 and fits:
             # Only a multi-sample page stores these out of line; read them to say what it is.
             data = read(tag.value_offset, tag.nbytes)
             if len(data) == tag.nbytes:
@@ -273,7 +279,17 @@ def page_facts(
         if not raw:
             raise CorruptTiffError(path, f"{where} is compressed or tiled but has no byte counts")
         counts = fmt.strip_nbytes()
-    elif raw:
+    elif fmt.raw_eligible:
+        short = np.flatnonzero(counts < fmt.strip_nbytes())
+        if short.size:
+            # An uncompressed strip cannot hold fewer bytes than its rows: no reader can
+            # decode it (tifffile fails on it deep inside a read), so say so at open.
+            i = int(short[0])
+            raise CorruptTiffError(
+                path,
+                f"{where}: uncompressed strip {i} holds {int(counts[i]):,} bytes, its rows need "
+                f"{int(fmt.strip_nbytes()[i]):,}",
+            )
         raw = bool(
             np.array_equal(counts, fmt.strip_nbytes())
             and np.array_equal(offsets[1:], offsets[:-1] + counts[:-1])

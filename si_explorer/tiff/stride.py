@@ -199,6 +199,34 @@ def predict_stride(
     ``ifd0`` and ``facts0`` describe page 0. None sends the caller to the exact walk, which also
     decides between "truncated" and "corrupt" for files whose first pages are already odd.
     """
+    prepared = _prepare(source, ifd0, facts0, path)
+    if prepared is None:
+        return None
+    template, n_pages, remainder = prepared
+    return _verify(source, template, sample_pages(n_pages), n_pages, remainder)
+
+
+def extend_stride(
+    source: ByteSource, ifd0: Ifd, facts0: PageFacts, path: str, stride: int, n_old: int
+) -> StrideLayout | None:
+    """The stride layout of a file that had ``n_old`` verified pages and has grown since.
+
+    Only the pages that are new are checked (their last three, the first one, and a spread
+    of the others) plus the old last page, whose next pointer must now lead into them: the
+    rest was verified when the file was opened. None when the file no longer fits ``stride``.
+    """
+    prepared = _prepare(source, ifd0, facts0, path)
+    if prepared is None or prepared[0].stride != stride or prepared[1] < n_old:
+        return None
+    template, n_pages, remainder = prepared
+    pages = {n_old - 1, n_old, n_pages - 3, n_pages - 2, n_pages - 1}
+    pages.update(n_old + i * (n_pages - n_old) // EVEN_SAMPLES for i in range(EVEN_SAMPLES))
+    pages = sorted(k for k in pages if 1 <= k < n_pages)
+    return _verify(source, template, pages, n_pages, remainder)
+
+
+def _prepare(source: ByteSource, ifd0: Ifd, facts0: PageFacts, path: str):
+    """(template, complete pages by file-size arithmetic, bytes after them), or None."""
     header = ifd0.header
     size = source.size
     read = source.read
@@ -223,9 +251,17 @@ def predict_stride(
     n_pages += 1
     if n_pages < 2:
         return None
+    return template, n_pages, remainder
 
+
+def _verify(
+    source: ByteSource, template: _Template, pages: list[int], n_pages: int, remainder: int
+) -> StrideLayout | None:
+    read = source.read
+    ifd0 = template.ifd0
+    stride = template.stride
     last_next = 0
-    for k in sample_pages(n_pages):
+    for k in pages:
         actual = template.check(read, k, n_pages)
         if actual is None:
             return None
@@ -237,7 +273,7 @@ def predict_stride(
         # The chain goes on into the bytes after the last complete page: a page being written.
         # If its IFD is already complete it must be one more shifted copy (its pixels are what
         # is missing); anything else means the stride broke and only a walk can tell.
-        if ifd0.offset + n_pages * stride + len(ifd0.raw) <= size:
+        if ifd0.offset + n_pages * stride + len(ifd0.raw) <= source.size:
             if template.check(read, n_pages, n_pages + 1, partial=True) is None:
                 return None
         missing = remainder

@@ -1,16 +1,18 @@
 """The exact path: walk the IFD chain of any TIFF, then describe every page vectorised.
 
-Two passes over a read-only memory map, so only the file's IFD bytes are ever touched:
+Two passes, touching only the file's IFD bytes:
 
-1. Follow the next-IFD pointers with ``struct.unpack_from``; one precompiled struct reads both
-   the entry count and the next pointer of an IFD with page 0's entry count. Only the offsets are
-   kept (an ``array('q')``, no per-page Python objects). Loops, pointers into the previous IFD
-   and absurd entry counts are errors, found in bounded time and memory.
+1. Follow the next-IFD pointers with positioned reads (``readahead.IfdReader``: when the file is
+   not cached, the IFDs predicted next are read ahead so many reads are in flight at once); one
+   precompiled struct reads both the entry count and the next pointer of an IFD with page 0's
+   entry count. Only the offsets are kept (an ``array('q')``, no per-page Python objects). Loops,
+   pointers into the previous IFD and absurd entry counts are errors, found in bounded time and
+   memory.
 2. Group pages by tag layout: pages whose entries have the same codes, types, counts (ASCII
    counts may differ) and format values as a reference page are described with numpy gathers
-   over the map, a chunk of thousands of pages at a time. Up to ``MAX_REFERENCES`` layouts are
-   learnt (tifffile, for one, gives page 0 a different description than the rest); pages that
-   fit none are decoded one by one.
+   over a read-only memory map, a chunk of thousands of pages at a time. Up to
+   ``MAX_REFERENCES`` layouts are learnt (tifffile, for one, gives page 0 a different
+   description than the rest); pages that fit none are decoded one by one.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .page import (
     page_facts,
     page_format,
 )
+from .readahead import IfdReader
 
 #: Layouts learnt before the remaining odd pages are decoded one by one.
 MAX_REFERENCES = 8
@@ -70,6 +73,9 @@ def walk(
     pointer may point and still be read as a page being written. ``bar`` is a tqdm bar or None.
     """
     size = source.size
+    offsets, cut_chain = _follow_chain(source, ifd0, size, page0_extent, path, bar)
+    # The chain pass has just brought every IFD block into the page cache; describing the pages
+    # is then numpy gathers over a map of the same blocks, no system call per page.
     mapped = mmap.mmap(source.fd, size, access=mmap.ACCESS_READ)
     if hasattr(mapped, "madvise"):
         # Without this every IFD touched faults in the kernel's readahead window (128 KiB and
@@ -77,7 +83,6 @@ def walk(
         # 75 s and 9.5 GB of page cache for a walk that needs 1.2 GB of IFD pages (0.8 s).
         mapped.madvise(mmap.MADV_RANDOM)
     try:
-        offsets, cut_chain = _follow_chain(mapped, ifd0, size, page0_extent, path, bar)
         described = _describe(mapped, offsets, ifd0, format0, size, path)
     finally:
         try:
@@ -122,7 +127,7 @@ def walk(
 
 
 def _follow_chain(
-    mapped: mmap.mmap, ifd0: Ifd, size: int, page0_extent: int, path: str, bar
+    source: ByteSource, ifd0: Ifd, size: int, page0_extent: int, path: str, bar
 ) -> tuple[np.ndarray, bool]:
     """The offsets of every IFD in the chain that lies completely inside the file.
 
@@ -132,8 +137,8 @@ def _follow_chain(
     header = ifd0.header
     bo = header.byteorder
     cs, es, vs = header.count_size, header.entry_size, header.offset_size
-    count_at = struct.Struct(bo + header.count_format).unpack_from
-    next_at = struct.Struct(bo + header.offset_format).unpack_from
+    count_of = struct.Struct(bo + header.count_format).unpack
+    next_of = struct.Struct(bo + header.offset_format).unpack
     n0 = (len(ifd0.raw) - cs - vs) // es
     # Page 0's entry count and next pointer in one call: the common page costs one unpack.
     both = struct.Struct(f"{bo}{header.count_format}{n0 * es}x{header.offset_format}")
@@ -141,6 +146,10 @@ def _follow_chain(
     ifd0_size = both.size
     last_start = size - ifd0_size  # an IFD with n0 entries at or before this fits in the file
     wrapped = not header.bigtiff and size > _4GIB
+    # Positioned reads, not the memory map: a read that misses the page cache is the moment to
+    # queue the predicted next IFDs (readahead.py), which a page fault gives no chance to do.
+    reader = IfdReader(source, ifd0_size)
+    read = reader.read
 
     offsets = array("q")
     append = offsets.append
@@ -152,7 +161,7 @@ def _follow_chain(
     while offset:
         for _ in range(PROGRESS_EVERY):
             if floor <= offset <= last_start:
-                count, next_offset = both_at(mapped, offset)
+                count, next_offset = both_at(read(offset, offsets))
                 if count == n0:
                     append(offset)
                     floor = offset + ifd0_size
@@ -170,7 +179,7 @@ def _follow_chain(
                 cut = _past_end(offsets, offset, size, page0_extent, path)
                 offset = 0
                 break
-            (count,) = count_at(mapped, offset)
+            (count,) = count_of(reader.read_bytes(offset, cs))
             if count == 0 or count > MAX_ENTRIES:
                 raise CorruptTiffError(
                     path, f"the IFD of page {k} at byte {offset:,} claims {count:,} entries"
@@ -202,7 +211,7 @@ def _follow_chain(
             else:
                 floor = end
             append(offset)
-            (offset,) = next_at(mapped, end - vs)
+            (offset,) = next_of(reader.read_bytes(end - vs, vs))
             if not offset:
                 break
         if bar is not None:

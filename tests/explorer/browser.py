@@ -11,6 +11,7 @@ import functools
 import http.server
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 CHROMIUM = os.environ.get("SI_EXPLORER_CHROMIUM", "/usr/bin/chromium")
@@ -160,6 +162,122 @@ def voila_server(notebook: Path, *, nodelay: bool = False, timeout: float = 120)
     finally:
         stop_process(proc)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def jupyter_server(app: str, root_dir: Path, *, nodelay: bool = True, timeout: float = 120):
+    """Run JupyterLab (``app="lab"``) or Notebook 7 (``"notebook"``) on ``root_dir``.
+
+    Yields ``(base URL, token, log path)``. Private Jupyter directories, a token, 127.0.0.1 and
+    ``--allow-root`` (tests may run as root); Lab's news and update check are switched off, or
+    their notification covers part of the page. ``nodelay`` uses si-explorer's TCP_NODELAY
+    kernel websocket connection.
+    """
+    root = Path(tempfile.mkdtemp(prefix=f"si-explorer-{app}-"))
+    env = jupyter_env(root)
+    settings = root / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    port = free_port()
+    token = secrets.token_hex(16)
+    log = root / f"{app}.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        app,
+        "--no-browser",
+        "--allow-root",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root_dir}",
+    ]
+    if nodelay:
+        cmd.append("--ServerApp.kernel_websocket_connection_class=" + NODELAY_CLASS)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=root_dir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_port(port, proc, timeout, log)
+        yield base, token, log
+    finally:
+        # The REST shutdown stops kernels cleanly; the signal is the fallback.
+        with contextlib.suppress(OSError):
+            request = urllib.request.Request(
+                f"{base}/api/shutdown", method="POST", headers={"Authorization": f"token {token}"}
+            )
+            urllib.request.urlopen(request, timeout=10).close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(15)
+        stop_process(proc)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def marimo_server(app_file: Path, *, timeout: float = 120):
+    """Serve a marimo app file with ``marimo run`` (read-only app mode); yields (URL, log path).
+
+    Configuration, cache and state go to a temporary home, and the update check is off.
+    """
+    root = Path(tempfile.mkdtemp(prefix="si-explorer-marimo-"))
+    env = jupyter_env(root)
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
+        (root / name.lower()).mkdir()
+        env[name] = str(root / name.lower())
+    env["MARIMO_SKIP_UPDATE_CHECK"] = "1"
+    port = free_port()
+    log = root / "marimo.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "marimo",
+        "run",
+        str(app_file),
+        "--headless",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--no-token",
+        "--no-sandbox",
+    ]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=app_file.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_port(port, proc, timeout, log)
+        yield f"http://127.0.0.1:{port}/", log
+    finally:
+        stop_process(proc)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# A notebook's kernel is ready for Run All only once the toolbar names it (not "No Kernel") and
+# its execution indicator says idle; earlier, Run All silently runs nothing.
+KERNEL_READY_JS = """() => {
+  const name = document.querySelector('.jp-KernelName');
+  const state = document.querySelector('.jp-Notebook-ExecutionIndicator');
+  return !!name && !!state && name.textContent.trim() !== ''
+    && !/No Kernel/.test(name.textContent) && state.dataset.status === 'idle';
+}"""
+
+
+def open_and_run_all(page, url: str, timeout_ms: int = 120_000) -> None:
+    """Open a notebook in JupyterLab or Notebook 7 and run all its cells from the Run menu."""
+    page.goto(url, timeout=timeout_ms)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
+    page.wait_for_function(KERNEL_READY_JS, timeout=timeout_ms, polling=200)
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
 
 def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:

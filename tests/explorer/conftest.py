@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -40,7 +41,11 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="session")
 def browser():
     require_browser()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # expect() ignores the context's default timeout and waits 5 s: too short on a shared,
+    # noisy machine where a kernel may take seconds to answer.
+    expect.set_options(timeout=30_000)
 
     with sync_playwright() as pw:
         b = launch_browser(pw)
@@ -48,15 +53,39 @@ def browser():
         b.close()
 
 
+def _save_screenshot(request, page, suffix=""):
+    ARTIFACTS.mkdir(exist_ok=True)
+    name = re.sub(r"[^\w.-]+", "_", request.node.nodeid) + suffix
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    except Exception as exc:  # noqa: BLE001 - a failed screenshot must not mask the failure
+        print(f"screenshot failed: {exc}")
+
+
 def _screenshot_on_failure(request, page):
     rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+    if rep is not None and rep.failed and not getattr(page, "captured", False):
+        _save_screenshot(request, page)
+
+
+@pytest.fixture
+def live_screenshot(request):
+    """``with live_screenshot(page):`` saves a screenshot the moment the block fails.
+
+    Use it inside a server's ``with``: by the time the fixture teardown runs the server is gone
+    and the page shows its connection-lost dialog instead of what went wrong.
+    """
+
+    @contextlib.contextmanager
+    def capture(page):
         try:
-            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        except Exception as exc:  # noqa: BLE001 - a failed screenshot must not mask the failure
-            print(f"screenshot failed: {exc}")
+            yield page
+        except BaseException:
+            _save_screenshot(request, page)
+            page.captured = True
+            raise
+
+    return capture
 
 
 @pytest.fixture

@@ -198,3 +198,16 @@ def test_request_after_close_is_refused():
     c.close()
     with pytest.raises(RuntimeError):
         c.request(PlaneRequest(1, field=0, time=0, z=0))
+
+
+def test_read_percentiles_leave_out_cache_hits():
+    from si_explorer.explorer.timing import PlaneTiming, TimingLog
+
+    log = TimingLog()
+    for i, (cache, read_ms) in enumerate(
+        [("miss", 4.0), ("hit", 0.0), ("hit", 0.0), ("miss", 8.0)]
+    ):
+        log.add(PlaneTiming(i, 0, i, 0, cache, read_ms=read_ms))
+    assert log.recent_percentiles("read_ms", reads_only=True) == [6.0, 7.8]
+    assert log.recent_percentiles("read_ms")[0] == 2.0
+    assert log.recent_hit_rate() == 0.5

@@ -210,3 +210,224 @@ def test_wheel_zooms_around_the_cursor_and_double_click_resets(page):
     assert zoomed[0][0] == before[0][0]  # the pixel under the cursor stays put
     page.mouse.dblclick(*canvas_point(page, 4, 4))
     assert plane_pixels(page) == before
+
+
+def test_a_smaller_field_keeps_the_padded_size_and_shows_padding_as_such(page):
+    # Field 1 is 5x6 inside planes padded to 8x10, as a multi-ROI file's smaller field.
+    page.evaluate("deliverPlane(1, 0, 0, 1, 5, 6, {padded: [8, 10]})")
+    assert page.evaluate(
+        "[document.querySelector('[data-role=plane]').width, "
+        "document.querySelector('[data-role=plane]').height]"
+    ) == [10, 8]
+    for y in range(5):
+        for x in range(6):
+            g = gray(y * 10 + x)
+            assert page.evaluate(f"pixel({x}, {y})") == [g, g, g, 255], (y, x)
+    # The padding is not painted as data (transparent) but hatched on the overlay.
+    assert page.evaluate("pixel(8, 2)")[3] == 0 and page.evaluate("pixel(2, 6)")[3] == 0
+    box = page.locator('[data-role="overlay"]').bounding_box()
+    scale = box["width"] / W
+    assert page.evaluate(f"pixel({int(8.5 * scale)}, {int(2.5 * scale)}, 'overlay')")[3] == 255
+    assert page.evaluate(f"pixel({int(2.5 * scale)}, {int(2.5 * scale)}, 'overlay')")[3] == 0
+    assert page.locator('[data-role="stage"]').get_attribute("data-padding") == "5x6 of 8x10"
+
+    page.mouse.move(*canvas_point(page, 2, 8))
+    assert "padding, not data" in page.locator('[data-role="cursor"]').text_content()
+    page.mouse.click(*canvas_point(page, 6, 2))  # a click on the padding selects nothing
+    assert sent(page, "roi") == []
+    # A drag that ends in the padding stops at the field's edge.
+    page.mouse.move(*canvas_point(page, 1, 1))
+    page.mouse.down()
+    page.mouse.move(*canvas_point(page, 7, 9), steps=5)
+    page.mouse.up()
+    assert sent(page, "roi")[-1]["roi"] == [1, 5, 1, 6]
+    # Back to a full-size field: the old padding area shows data again.
+    page.evaluate("deliverPlane(0, 0, 0, 2, 8, 10, {padded: [8, 10]})")
+    assert page.evaluate("pixel(8, 2)") == [gray(28), gray(28), gray(28), 255]
+    assert page.locator('[data-role="stage"]').get_attribute("data-padding") == ""
+
+
+def test_zoom_buttons_zoom_about_the_centre_and_fit_resets(page):
+    page.evaluate("deliverPlane(0, 0, 0, 1)")
+    before = plane_pixels(page)
+    page.locator('[data-role="zoom-in"]').click()
+    assert page.locator('[data-role="zoom"]').text_content() == "×1.5"
+    zoomed = plane_pixels(page)
+    assert zoomed != before
+    # The plane's centre stays at the centre of the view.
+    assert zoomed[4][5] == before[4][5]
+    page.locator('[data-role="zoom-out"]').click()
+    assert page.locator('[data-role="zoom"]').text_content() == "×1"
+    assert plane_pixels(page) == before
+    page.locator('[data-role="zoom-in"]').click()
+    page.locator('[data-role="reset-view"]').click()
+    assert plane_pixels(page) == before
+
+
+def test_enter_applies_a_chunk_scheme_once_and_a_rejection_restores_the_input(page):
+    scheme = page.locator('[data-role="chunk-scheme"]')
+    scheme.fill("frames:zero")
+    scheme.press("Enter")
+    scheme.blur()  # the change event on blur must not send it a second time
+    configs = [m for m in sent(page, "config") if m["key"] == "chunk_scheme"]
+    assert configs == [{"type": "config", "key": "chunk_scheme", "value": "frames:zero"}]
+    page.evaluate(
+        "window.model.deliver({type: 'error', message: \"chunk scheme 'frames:zero': bad\"})"
+    )
+    assert page.locator('[data-role="error"]').is_visible()
+    assert scheme.input_value() == "page"  # Python's value, still in force
+    # Trying the same bad value again is sent again (the user may have fixed the file).
+    scheme.fill("frames:zero")
+    scheme.press("Enter")
+    assert len([m for m in sent(page, "config") if m["key"] == "chunk_scheme"]) == 2
+
+
+def test_a_plane_asked_for_in_python_moves_the_sliders_unless_the_user_moved_since(page):
+    page.locator('[data-role="time-slider"]').fill("3")
+    last = sent(page, "request")[-1]["id"]
+    # Python (a click on the trace) asked for time 7 after seeing our last request.
+    page.evaluate(f"deliverPlane(0, 7, 2, -1, 8, 10, {{seen: {last}}})")
+    assert page.locator('[data-role="time-slider"]').input_value() == "7"
+    assert page.locator('[data-role="z-slider"]').input_value() == "2"
+    # Now the user moves on before Python's next plane arrives: the user's request is newer.
+    page.locator('[data-role="time-slider"]').fill("4")
+    page.evaluate(f"deliverPlane(0, 9, 2, -2, 8, 10, {{seen: {last}}})")
+    assert page.locator('[data-role="time-slider"]').input_value() == "4"
+    # The status names what is on screen, not the slider.
+    assert page.locator('[data-role="status"]').text_content() == "field 0 · time 9 · z 2"
+
+
+def test_a_python_plane_ends_the_wait_for_requests_it_superseded(page):
+    page.evaluate("deliverPlane(0, 0, 0, 1)")
+    page.locator('[data-role="play"]').click()
+    page.wait_for_function("window.model.sent.some(m => m.type === 'request' && m.playing)")
+    first = [r for r in sent(page, "request") if r.get("playing")][-1]
+    # Python served a plane of its own instead: our request will never be answered.
+    page.evaluate(f"deliverPlane(0, 5, 0, -3, 8, 10, {{seen: {first['id']}}})")
+    # Playing goes on at once instead of waiting for the stale-request timeout (3 s).
+    page.wait_for_function(
+        "window.model.sent.filter(m => m.type === 'request' && m.playing).length >= 2",
+        timeout=1500,
+    )
+    page.locator('[data-role="play"]').click()
+
+
+def test_keys_the_explorer_handles_never_reach_the_host(page):
+    # A host that, like Notebook 7, takes keys in the capture phase on the document.
+    page.evaluate(
+        "window.hostKeys = []; document.addEventListener('keydown', "
+        "e => window.hostKeys.push(e.key), true)"
+    )
+    page.locator('[data-role="si-explorer"]').focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Shift+Enter")  # not ours: the host still runs its cell
+    assert page.evaluate("window.hostKeys") == ["Shift", "Enter"]
+    assert sent(page, "request")[-2]["time"] == 1
+    # In an input the keys are the input's own (and the host's).
+    page.locator('[data-role="fps"]').focus()
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("window.hostKeys")[-1] == "ArrowUp"
+    assert sent(page, "request")[-1]["time"] == 1
+
+
+def test_seconds_are_shown_beside_the_status_when_known(page):
+    page.evaluate("deliverPlane(0, 3, 0, 1, 8, 10, {seconds: 0.1})")
+    assert page.locator('[data-role="seconds"]').text_content() == "0.100 s"
+    assert page.locator('[data-role="status"]').text_content() == "field 0 · time 3 · z 0"
+
+
+def test_trace_image_marker_follows_the_time_slider(new_page, fake_site):
+    page = new_page()
+    page.goto(fake_site + "/index.html?trace=image")
+    page.wait_for_function("window.ready === true")
+    # Axes from 10% to 90% of the picture's width; time in seconds, 0.2 s per frame.
+    page.evaluate(
+        """() => {
+          window.model.set('trace_axes', {box: [0.1, 0.9, 0.1, 0.8], xlim: [0, 2.2],
+                                           t: [0, 11], x: [0, 2.2]});
+          const b64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwAD' +
+            'hgGAWjR9awAAAABJRU5ErkJggg==';
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          document.querySelector('[data-role="trace-image"]').style.height = '100px';
+          window.model.set('trace_png', new DataView(bytes.buffer));
+        }"""
+    )
+    img = page.locator('[data-role="trace-image"]').bounding_box()
+    marker = page.locator('[data-role="trace-marker"]')
+
+    def marker_fraction():
+        return (marker.bounding_box()["x"] - img["x"]) / img["width"]
+
+    assert marker_fraction() == pytest.approx(0.1, abs=0.01)  # time 0
+    page.locator('[data-role="time-slider"]').fill("11")
+    assert marker_fraction() == pytest.approx(0.9, abs=0.01)
+    page.locator('[data-role="time-slider"]').fill("5")
+    assert marker_fraction() == pytest.approx(0.1 + 0.8 * 5 / 11, abs=0.01)
+    assert marker.get_attribute("data-time") == "5"
+    mbox = marker.bounding_box()
+    assert mbox["y"] == pytest.approx(img["y"] + 0.1 * img["height"], abs=1.5)
+    assert mbox["height"] == pytest.approx(0.7 * img["height"], abs=1.5)
+    # A click on the marker asks for the time under it, in the axis' unit (seconds).
+    page.mouse.click(mbox["x"] + 0.5, img["y"] + img["height"] / 2)
+    assert sent(page, "trace_click")[-1]["x"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_one_slow_load_does_not_flatten_the_load_time_chart(page):
+    (first,) = sent(page, "request")
+    page.wait_for_timeout(400)  # a cold start: the first plane takes 400 ms
+    page.evaluate(f"deliverPlane(0, 0, 0, {first['id']})")
+    slider = page.locator('[data-role="time-slider"]')
+    for t in range(30):  # then quick ones
+        slider.fill(str(t % 12))
+        page.evaluate(f"deliverPlane(0, {t % 12}, 0, {sent(page, 'request')[-1]['id']})")
+    timing = page.locator('[data-role="timing"]')
+    assert int(timing.get_attribute("data-chart-top")) <= 100  # the scale fits the bulk...
+    assert page.evaluate("pixel(0, 13, 'timing-chart')") == [0xA5, 0x0F, 0x15, 255]  # ...cut off
+    assert "hits 25%" in timing.text_content()
+
+
+def test_settings_changed_in_python_show_in_the_controls(page):
+    assert page.locator('[data-role="channel"]').is_visible()  # two colour channels
+    page.evaluate(
+        """() => {
+          const m = window.model;
+          m.set('chunk_scheme', 'frames:16'); m.set('backend', 'mmap');
+          m.set('cache_mb', 64); m.set('prefetch', 3); m.set('fps', 12);
+          m.set('colormap', 'cividis'); m.set('channel', 1);
+        }"""
+    )
+    values = {
+        r: page.locator(f'[data-role="{r}"]').input_value()
+        for r in ("chunk-scheme", "backend", "cache-mb", "prefetch", "fps", "colormap", "channel")
+    }
+    assert values == {
+        "chunk-scheme": "frames:16",
+        "backend": "mmap",
+        "cache-mb": "64",
+        "prefetch": "3",
+        "fps": "12",
+        "colormap": "cividis",
+        "channel": "1",
+    }
+    page.evaluate("window.model.set('channels', ['1'])")
+    assert page.locator('[data-role="channel"]').is_hidden()  # nothing to choose from
+    page.evaluate("window.model.set('playing', true)")
+    assert page.locator('[data-role="play"]').text_content() == "❚❚ pause"
+    page.evaluate("window.model.set('playing', false)")
+
+
+def test_follow_checkbox_and_a_growing_time_axis(page):
+    """Follow mode: the checkbox tells Python, and a longer time axis from Python extends the
+    slider and its number box at once (the file grew while it was being acquired)."""
+    box = page.locator('[data-role="follow"]')
+    assert not box.is_checked()
+    box.check()
+    assert sent(page, "config")[-1] == {"type": "config", "key": "follow", "value": True}
+    slider = page.locator('[data-role="time-slider"]')
+    n = int(slider.get_attribute("max")) + 1
+    page.evaluate(f"window.model.set('n_times', {n + 25})")
+    assert slider.get_attribute("max") == str(n + 24)
+    assert page.locator('[data-role="time-slider-number"]').get_attribute("max") == str(n + 24)
+    page.evaluate("window.model.set('follow', false)")
+    assert not box.is_checked()

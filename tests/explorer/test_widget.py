@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import time
+
+import matplotlib.image
 import numpy as np
 import pytest
 import traitlets
@@ -221,4 +225,95 @@ def test_trace_marker_ends_at_the_last_time_after_a_burst():
     while time.monotonic() < deadline and widget.trace_figure.marker.get_xdata()[0] != 7:
         time.sleep(0.05)
     assert widget.trace_figure.marker.get_xdata()[0] == 7
+    widget.close()
+
+
+def test_plane_messages_carry_the_padded_size_and_the_seconds(ex):
+    sent = Sent(ex)
+    front(ex, type="request", id=5, field=1, time=3, z=0)
+    ex.wait()
+    content, _ = sent.of("plane")[-1]
+    assert (content["height"], content["width"]) == ex.stack.field_shapes[1] == (12, 20)
+    assert content["padded"] == [20, 32]  # every field padded to the largest
+    assert content["seen"] == 5
+    assert content["seconds"] == pytest.approx(ex.stack.time_seconds[3])
+
+
+def test_a_plane_asked_for_in_python_names_the_browser_requests_it_supersedes(ex):
+    sent = Sent(ex)
+    front(ex, type="request", id=11, field=0, time=2, z=0)
+    ex.wait()
+    ex.time = 30  # e.g. a click on the trace
+    ex.wait()
+    content, _ = sent.of("plane")[-1]
+    assert content["time"] == 30 and content["id"] < 0 and content["seen"] == 11
+
+
+def test_a_roi_outside_the_next_field_is_cleared_and_one_inside_is_traced_there(ex):
+    front(ex, type="request", id=1, field=0, time=0, z=0)
+    front(ex, type="roi", field=0, roi=[2, 5, 3, 8])  # fits field 1 (12x20) too
+    ex.wait()
+    front(ex, type="request", id=2, field=1, time=0, z=0)
+    ex.wait()
+    assert ex.roi == (2, 5, 3, 8)
+    np.testing.assert_allclose(ex.trace, ex.stack.timeseries(roi=(2, 5, 3, 8), field=1, z=0))
+    front(ex, type="request", id=3, field=0, time=0, z=0)
+    front(ex, type="roi", field=0, roi=[14, 18, 3, 8])  # rows 14..17: field 1 has 12
+    ex.wait()
+    front(ex, type="request", id=4, field=1, time=0, z=0)
+    ex.wait()
+    assert ex.roi == () and ex.trace is None
+    assert ex.errors == []  # cleared, not failed
+
+
+def test_image_fallback_has_a_picture_from_the_start_and_geometry_for_each_render(ex):
+    assert ex.trace_png.startswith(b"\x89PNG")  # the empty figure, with its hint
+    assert not ex.trace_figure.marker.get_visible()  # the browser draws the marker
+    empty = ex.trace_axes
+    assert empty["t"][0] == 0 and empty["t"][-1] == 39 and len(empty["t"]) == len(empty["x"])
+    np.testing.assert_allclose(empty["x"], ex.stack.time_seconds[empty["t"]])
+    left, right, top, bottom = empty["box"]
+    assert 0 < left < right < 1 and 0 < top < bottom < 1
+    assert empty["xlim"][0] < ex.stack.time_seconds[0] < ex.stack.time_seconds[-1]
+    ex.roi = (2, 9, 3, 15)
+    ex.wait()
+    # Values in the thousands widen the y tick labels: the axes moved, and the geometry too.
+    assert ex.trace_axes["box"][0] != left
+    # Shown at its own size by the front end (.six-trace-img in style.js), so text stays crisp.
+    assert matplotlib.image.imread(io.BytesIO(ex.trace_png)).shape[:2] == (288, 442)
+
+
+def test_trace_geometry_thins_long_recordings_to_a_few_hundred_knots():
+    from si_explorer.explorer.trace import MAX_KNOTS, TraceFigure
+
+    seconds = np.cumsum(np.full(100_000, 0.033))
+    fig = TraceFigure("image", 100_000, seconds)
+    fig.png()
+    g = fig.geometry()
+    assert len(g["t"]) == MAX_KNOTS and g["t"][0] == 0 and g["t"][-1] == 99_999
+    np.testing.assert_allclose(g["x"], seconds[g["t"]])
+
+
+def test_switching_channel_sets_contrast_from_the_new_channel(files):
+    from si_explorer.explorer.contrast import auto_window
+
+    widget = Explorer(files.paths[0], trace="image")
+    first = (widget.vmin, widget.vmax)
+    front(widget, type="config", key="channel", value=1)
+    widget.wait()
+    want = auto_window(widget.stack, 0, 0, 0)
+    deadline = time.monotonic() + 10
+    while (widget.vmin, widget.vmax) != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (widget.vmin, widget.vmax) == pytest.approx(want)
+    assert want != pytest.approx(first)  # the synthetic channels differ in brightness
+    widget.close()
+
+
+def test_a_new_trace_starts_with_the_marker_at_the_time_shown():
+    widget = Explorer(make_double(), trace="ipympl")
+    widget.time = 6
+    widget.roi = (2, 3)
+    widget.wait()
+    assert widget.trace_figure.marker.get_xdata()[0] == 6
     widget.close()

@@ -80,14 +80,27 @@ var ChunkMap = class {
 // src/style.js
 var CSS = `
 .six-root { font: 12px/1.4 system-ui, sans-serif; color: #222; display: inline-flex;
-  flex-direction: column; gap: 6px; padding: 6px; outline: none; max-width: 100%; }
+  flex-flow: row wrap; align-items: flex-start; gap: 12px; padding: 6px; outline: none;
+  max-width: 100%; box-sizing: border-box; }
+.six-root *, .six-root *::before, .six-root *::after { box-sizing: border-box; }
 .six-root [hidden] { display: none !important; }
 .six-root:focus-visible { box-shadow: 0 0 0 2px #7aa7e0; }
+.six-main { display: flex; flex-direction: column; gap: 6px; width: 460px; max-width: 100%; }
+.six-side { display: flex; flex-direction: column; gap: 4px; }
 .six-row { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; }
 .six-row label { display: inline-flex; align-items: center; gap: 4px; }
-.six-slider { display: grid; grid-template-columns: 3.2em 1fr 4.5em; align-items: center; gap: 6px; }
-.six-slider input[type=range] { width: 100%; min-width: 160px; }
-.six-num { width: 4.5em; }
+.six-root button, .six-root input, .six-root select { font: inherit; color: #222; margin: 0;
+  border: 1px solid #aaa; border-radius: 3px; background: #fff; padding: 1px 4px; height: 22px;
+  min-width: 0; }
+.six-root button { background: #f3f3f3; padding: 1px 8px; cursor: pointer; }
+.six-root button:hover { background: #e6e6e6; }
+.six-root input[type=range] { border: none; padding: 0; background: transparent; height: 16px; }
+.six-root button.six-active { background: #dbe8fb; border-color: #7aa7e0; }
+.six-slider { display: grid; grid-template-columns: 3em minmax(0, 1fr) 5em; align-items: center;
+  gap: 6px; }
+.six-slider input[type=range] { width: 100%; }
+.six-num { width: 5em; }
+.six-slider .six-num { width: 100%; }
 .six-stage { position: relative; background: #111; overflow: hidden; cursor: crosshair;
   touch-action: none; user-select: none; }
 .six-stage canvas { position: absolute; left: 0; top: 0; }
@@ -95,16 +108,19 @@ var CSS = `
 .six-overlay { pointer-events: none; }
 .six-stage.six-panning { cursor: grab; }
 .six-status { font-weight: 600; }
+.six-dim { color: #666; }
 .six-error { background: #fde2e1; color: #8a1f11; border: 1px solid #e8a39b; padding: 3px 6px;
   border-radius: 3px; cursor: pointer; }
-.six-error[hidden] { display: none; }
 .six-panel { border: 1px solid #ddd; border-radius: 4px; padding: 4px 6px; background: #fafafa; }
 .six-panel h4 { margin: 0 0 2px 0; font-size: 11px; text-transform: uppercase; color: #666; }
+.six-panel canvas { display: block; max-width: 100%; }
 .six-mono { font-family: ui-monospace, monospace; font-size: 11px; white-space: pre-wrap; }
 .six-legend span { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px;
   vertical-align: middle; border: 1px solid #999; }
-.six-trace-img { max-width: 520px; cursor: pointer; }
-button.six-active { background: #dbe8fb; }
+.six-trace { position: relative; display: inline-block; line-height: 0; }
+.six-trace-img { display: block; width: 442px; max-width: 100%; cursor: pointer; }
+.six-trace-marker { position: absolute; width: 0; border-left: 1.5px solid #d62728;
+  pointer-events: none; }
 `;
 
 // src/dom.js
@@ -129,13 +145,17 @@ function select(role, options) {
   for (const o of options) s.append(h("option", { value: o, text: o }));
   return s;
 }
+var instances = 0;
 function buildDom(el, colormaps) {
+  const uid = ++instances;
   const root = h("div", { class: "six-root", "data-role": "si-explorer", tabindex: "0" });
   root.append(h("style", { text: CSS }));
+  const main = h("div", { class: "six-main" });
   const title = h("div", { class: "six-row" });
   const status = h("span", { class: "six-status", "data-role": "status", text: "loading\u2026" });
+  const seconds = h("span", { class: "six-mono six-dim", "data-role": "seconds" });
   const cursor = h("span", { class: "six-mono", "data-role": "cursor" });
-  title.append(status, cursor);
+  title.append(status, seconds, cursor);
   const error = h("div", { class: "six-error", "data-role": "error", title: "click to dismiss" });
   error.hidden = true;
   const stage = h("div", { class: "six-stage", "data-role": "stage" });
@@ -146,35 +166,36 @@ function buildDom(el, colormaps) {
   const time = slider("time", "time-slider");
   const z = slider("z", "z-slider");
   const sliders = h("div", {}, [field.row, time.row, z.row]);
-  const play = h("button", { "data-role": "play", text: "\u25B6 play" });
+  const play = h("button", { "data-role": "play", text: "\u25B6 play", title: "play / pause (space)" });
   const fps = h("input", { type: "number", min: "1", max: "240", step: "1", class: "six-num", "data-role": "fps" });
   const channel = select("channel", []);
   const channelLabel = h("label", {}, ["channel", channel]);
   const colormap = select("colormap", colormaps);
   const vmin = h("input", { type: "number", class: "six-num", "data-role": "vmin", step: "any" });
   const vmax = h("input", { type: "number", class: "six-num", "data-role": "vmax", step: "any" });
-  const auto = h("button", { "data-role": "auto-contrast", text: "auto" });
-  const pan = h("button", { "data-role": "pan", text: "pan", title: "drag to pan (or shift-drag); wheel zooms" });
-  const reset = h("button", { "data-role": "reset-view", text: "1:1" });
+  const auto = h("button", { "data-role": "auto-contrast", text: "auto", title: "contrast from percentiles of a few sampled planes" });
+  const zoomOut = h("button", { "data-role": "zoom-out", text: "\u2212", title: "zoom out (or mouse wheel)" });
+  const zoomIn = h("button", { "data-role": "zoom-in", text: "+", title: "zoom in (or mouse wheel)" });
+  const zoom = h("span", { class: "six-mono", "data-role": "zoom", text: "\xD71" });
+  const pan = h("button", { "data-role": "pan", text: "pan", title: "drag to pan (or shift-drag)" });
+  const reset = h("button", { "data-role": "reset-view", text: "fit", title: "whole plane (or double-click)" });
   const clear = h("button", { "data-role": "clear-roi", text: "clear ROI" });
-  const controls = h("div", { class: "six-row" }, [
-    play,
-    h("label", {}, ["fps", fps]),
-    channelLabel,
+  const follow = h("input", { type: "checkbox", "data-role": "follow" });
+  const followLabel = h("label", { title: "grow the time axis while the file is still being written" }, [follow, "follow file"]);
+  const playRow = h("div", { class: "six-row" }, [play, h("label", {}, ["fps", fps]), followLabel, channelLabel]);
+  const displayRow = h("div", { class: "six-row" }, [
     h("label", {}, ["colormap", colormap]),
     h("label", {}, ["min", vmin]),
     h("label", {}, ["max", vmax]),
-    auto,
-    pan,
-    reset,
-    clear
+    auto
   ]);
-  const scheme = h("input", { "data-role": "chunk-scheme", list: "six-schemes", size: "9" });
-  const schemes = h("datalist", { id: "six-schemes" });
+  const viewRow = h("div", { class: "six-row" }, [zoomOut, zoom, zoomIn, reset, pan, clear]);
+  const schemes = h("datalist", { id: `six-schemes-${uid}` });
+  const scheme = h("input", { "data-role": "chunk-scheme", list: schemes.id, size: "9", title: "page, volume or frames:k (Enter to apply)" });
   for (const s of ["page", "volume", "frames:4", "frames:16", "frames:64"]) schemes.append(h("option", { value: s }));
   const backend = select("backend", ["pread", "mmap", "tifffile"]);
   const cacheMb = h("input", { type: "number", min: "0", step: "16", class: "six-num", "data-role": "cache-mb" });
-  const prefetch = h("input", { type: "number", min: "0", max: "1000", step: "1", class: "six-num", "data-role": "prefetch" });
+  const prefetch = h("input", { type: "number", min: "0", max: "1000", step: "1", class: "six-num", "data-role": "prefetch", title: "frames read ahead while playing" });
   const chunking = h("div", { class: "six-row" }, [
     h("label", {}, ["chunks", scheme, schemes]),
     h("label", {}, ["backend", backend]),
@@ -182,29 +203,35 @@ function buildDom(el, colormaps) {
     h("label", {}, ["prefetch", prefetch])
   ]);
   const timingText = h("div", { class: "six-mono", "data-role": "timing-text" });
-  const timingChart = h("canvas", { width: "320", height: "60", "data-role": "timing-chart" });
+  const timingChart = h("canvas", { width: "420", height: "60", "data-role": "timing-chart" });
   const timing = h("div", { class: "six-panel", "data-role": "timing" }, [
     h("h4", { text: "chunk-load timing" }),
     timingText,
     timingChart
   ]);
-  const chunkCanvas = h("canvas", { width: "320", height: "60", "data-role": "chunk-canvas" });
+  const chunkCanvas = h("canvas", { width: "420", height: "60", "data-role": "chunk-canvas" });
   const legend = h("div", { class: "six-legend" });
   const chunkText = h("div", { class: "six-mono", "data-role": "chunk-text" });
   const chunkMap = h("div", { class: "six-panel", "data-role": "chunk-map" }, [
-    h("h4", { text: "chunk map (time \u2192 , z \u2193) of this field" }),
+    h("h4", { text: "chunk map of this field (time \u2192, z \u2193)" }),
     chunkCanvas,
     legend,
     chunkText
   ]);
   const traceStatus = h("div", { class: "six-mono", "data-role": "trace-status" });
+  main.append(title, error, stage, sliders, playRow, displayRow, viewRow, chunking, timing, chunkMap, traceStatus);
   const traceImage = h("img", { class: "six-trace-img", "data-role": "trace-image", alt: "trace" });
-  traceImage.hidden = true;
-  root.append(title, error, stage, sliders, controls, chunking, timing, chunkMap, traceStatus, traceImage);
+  const traceMarker = h("div", { class: "six-trace-marker", "data-role": "trace-marker" });
+  const traceBox = h("div", { class: "six-trace", "data-role": "trace" }, [traceImage, traceMarker]);
+  traceBox.hidden = true;
+  const side = h("div", { class: "six-side" }, [traceBox]);
+  root.append(main, side);
   el.append(root);
   return {
     root,
+    main,
     status,
+    seconds,
     cursor,
     error,
     stage,
@@ -215,12 +242,16 @@ function buildDom(el, colormaps) {
     z,
     play,
     fps,
+    follow,
     channel,
     channelLabel,
     colormap,
     vmin,
     vmax,
     auto,
+    zoomIn,
+    zoomOut,
+    zoom,
     pan,
     reset,
     clear,
@@ -236,7 +267,9 @@ function buildDom(el, colormaps) {
     legend,
     chunkText,
     traceStatus,
-    traceImage
+    traceBox,
+    traceImage,
+    traceMarker
   };
 }
 
@@ -320,7 +353,25 @@ function typedPlane(buffer, dtype, count) {
 }
 
 // src/planeview.js
-var STAGE_PX = 480;
+var STAGE_PX = 448;
+var MAX_ZOOM = 64;
+function hatchTile() {
+  const tile = document.createElement("canvas");
+  tile.width = tile.height = 8;
+  const c = (
+    /** @type {CanvasRenderingContext2D} */
+    tile.getContext("2d")
+  );
+  c.fillStyle = "#2b2b2b";
+  c.fillRect(0, 0, 8, 8);
+  c.strokeStyle = "#6a6a6a";
+  c.lineWidth = 1.5;
+  c.beginPath();
+  c.moveTo(-2, 10);
+  c.lineTo(10, -2);
+  c.stroke();
+  return tile;
+}
 var PlaneView = class {
   /**
    * @param {HTMLDivElement} stage
@@ -373,6 +424,15 @@ var PlaneView = class {
       ["dblclick", () => this.resetView()]
     ];
     for (const [name, fn] of this.listeners) stage.addEventListener(name, fn, { passive: false });
+    this.hatch = this.octx.createPattern(hatchTile(), "repeat");
+  }
+  /** Plane size including padding: [height, width]. @returns {[number, number]} */
+  fullSize() {
+    const p = (
+      /** @type {import("./types.js").Plane} */
+      this.plane
+    );
+    return [p.fullHeight ?? p.height, p.fullWidth ?? p.width];
   }
   destroy() {
     for (const [name, fn] of this.listeners) this.stage.removeEventListener(name, fn);
@@ -382,25 +442,32 @@ var PlaneView = class {
    * @param {import("./types.js").Plane} plane
    */
   setPlane(plane) {
-    const sized = this.plane && this.plane.width === plane.width && this.plane.height === plane.height;
+    const old = this.plane;
+    const fullH = plane.fullHeight ?? plane.height;
+    const fullW = plane.fullWidth ?? plane.width;
+    const sized = old && (old.fullWidth ?? old.width) === fullW && (old.fullHeight ?? old.height) === fullH;
+    const fieldSized = sized && old && old.width === plane.width && old.height === plane.height;
     this.plane = plane;
     if (!sized) {
-      this.canvas.width = this.buffer.width = plane.width;
-      this.canvas.height = this.buffer.height = plane.height;
-      this.image = this.bctx.createImageData(plane.width, plane.height);
-      this.scale = STAGE_PX / Math.max(plane.width, plane.height);
-      const w = Math.round(plane.width * this.scale);
-      const hgt = Math.round(plane.height * this.scale);
-      for (const c of [this.canvas]) {
-        c.style.width = `${w}px`;
-        c.style.height = `${hgt}px`;
-      }
+      this.canvas.width = this.buffer.width = fullW;
+      this.canvas.height = this.buffer.height = fullH;
+      this.scale = STAGE_PX / Math.max(fullW, fullH);
+      const w = Math.round(fullW * this.scale);
+      const hgt = Math.round(fullH * this.scale);
+      this.canvas.style.width = `${w}px`;
+      this.canvas.style.height = `${hgt}px`;
       this.overlay.width = w;
       this.overlay.height = hgt;
       this.stage.style.width = `${w}px`;
       this.stage.style.height = `${hgt}px`;
       this.view = { zoom: 1, panX: 0, panY: 0 };
+      this.callbacks.onZoom?.(1);
     }
+    if (!fieldSized) {
+      this.bctx.clearRect(0, 0, fullW, fullH);
+      this.image = this.bctx.createImageData(plane.width, plane.height);
+    }
+    this.stage.dataset.padding = plane.width < fullW || plane.height < fullH ? `${plane.height}x${plane.width} of ${fullH}x${fullW}` : "";
     this.render();
   }
   /**
@@ -433,6 +500,7 @@ var PlaneView = class {
   paintOverlay() {
     const o = this.octx;
     o.clearRect(0, 0, this.overlay.width, this.overlay.height);
+    this.paintPadding();
     const rect = this.dragRect ?? this.roiRect();
     if (!rect) return;
     const [y0, y1, x0, x1] = rect;
@@ -441,6 +509,29 @@ var PlaneView = class {
     o.lineWidth = 2;
     o.strokeStyle = "#00e5ff";
     o.strokeRect(sx0, sy0, Math.max(2, sx1 - sx0), Math.max(2, sy1 - sy0));
+  }
+  /** Hatch the part of the padded plane that lies outside the field, and say what it is. */
+  paintPadding() {
+    const p = this.plane;
+    if (!p || !this.hatch) return;
+    const [fullH, fullW] = this.fullSize();
+    const parts = [];
+    if (p.width < fullW) parts.push([p.width, 0, fullW, fullH]);
+    if (p.height < fullH) parts.push([0, p.height, p.width, fullH]);
+    const o = this.octx;
+    for (const [x0, y0, x1, y1] of parts) {
+      const [sx0, sy0] = this.toScreen(x0, y0);
+      const [sx1, sy1] = this.toScreen(x1, y1);
+      o.fillStyle = this.hatch;
+      o.fillRect(sx0, sy0, sx1 - sx0, sy1 - sy0);
+      if (sx1 - sx0 > 60 && sy1 - sy0 > 16) {
+        o.fillStyle = "#d0d0d0";
+        o.font = "11px system-ui, sans-serif";
+        o.textAlign = "center";
+        o.textBaseline = "middle";
+        o.fillText("padding", (sx0 + sx1) / 2, (sy0 + sy1) / 2);
+      }
+    }
   }
   /** @returns {[number, number, number, number] | null} */
   roiRect() {
@@ -456,6 +547,21 @@ var PlaneView = class {
   }
   resetView() {
     this.view = { zoom: 1, panX: 0, panY: 0 };
+    this.callbacks.onZoom?.(1);
+    this.paint();
+  }
+  /**
+   * Zoom by `factor` keeping the point at stage CSS pixel (cx, cy) in place (default: centre).
+   * @param {number} factor @param {number} [cx] @param {number} [cy]
+   */
+  zoomBy(factor, cx, cy) {
+    if (!this.plane) return;
+    const { zoom, panX, panY } = this.view;
+    const next = Math.min(MAX_ZOOM, Math.max(1, zoom * factor));
+    const px = (cx ?? this.overlay.width / 2) / this.scale;
+    const py = (cy ?? this.overlay.height / 2) / this.scale;
+    this.view = { zoom: next, panX: px - (px - panX) * next / zoom, panY: py - (py - panY) * next / zoom };
+    this.callbacks.onZoom?.(next);
     this.paint();
   }
   /**
@@ -528,7 +634,8 @@ var PlaneView = class {
     } else this.paintOverlay();
   }
   /**
-   * The half-open pixel rectangle covered by a drag between two plane points, clipped.
+   * The half-open pixel rectangle covered by a drag between two plane points, clipped to the
+   * field (a drag into the padding stops at the field's edge).
    * @param {number} ax @param {number} ay @param {number} bx @param {number} by
    * @returns {[number, number, number, number]}
    */
@@ -549,12 +656,7 @@ var PlaneView = class {
     if (!this.plane) return;
     e.preventDefault();
     const r = this.stage.getBoundingClientRect();
-    const cx = (e.clientX - r.left) / this.scale;
-    const cy = (e.clientY - r.top) / this.scale;
-    const { zoom, panX, panY } = this.view;
-    const next = Math.min(64, Math.max(1, zoom * (e.deltaY < 0 ? 1.25 : 0.8)));
-    this.view = { zoom: next, panX: cx - (cx - panX) * next / zoom, panY: cy - (cy - panY) * next / zoom };
-    this.paint();
+    this.zoomBy(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - r.left, e.clientY - r.top);
   }
   /**
    * Update the cursor readout for plane point (px, py).
@@ -564,9 +666,15 @@ var PlaneView = class {
     const p = this.plane;
     if (!p) return;
     const x = Math.floor(px), y = Math.floor(py);
-    if (x < 0 || y < 0 || x >= p.width || y >= p.height) {
+    const [fullH, fullW] = this.fullSize();
+    if (x < 0 || y < 0 || x >= fullW || y >= fullH) {
       this.lastCursor = null;
       this.callbacks.onCursor("");
+      return;
+    }
+    if (x >= p.width || y >= p.height) {
+      this.lastCursor = [y, x];
+      this.callbacks.onCursor(`y ${y}, x ${x}: padding, not data (this field is ${p.height}\xD7${p.width})`);
       return;
     }
     this.lastCursor = [y, x];
@@ -646,7 +754,8 @@ var TimingPanel = class {
     const blocks = t.blocks.length ? t.blocks.map((b) => `(${b.join(",")})`).join(" ") : "none";
     this.text.textContent = `${where}: cache ${t.cache} \xB7 blocks read ${blocks} \xB7 ${bytes(t.bytes)}
 read ${ms(t.read_ms)} ms \xB7 kernel ${ms(t.server_ms)} ms \xB7 draw ${ms(drawMs)} ms \xB7 round trip ${ms(totalMs)} ms
-round trip p50 ${ms(p50)} / p95 ${ms(p95)} ms \xB7 read p50 ${ms(t.read_p50)} / p95 ${ms(t.read_p95)} ms \xB7 ${this.fps.fps(now)} planes/s \xB7 cache ${bytes(t.cache_bytes)}`;
+round trip p50 ${ms(p50)} / p95 ${ms(p95)} ms \xB7 reads p50 ${ms(t.read_p50)} / p95 ${ms(t.read_p95)} ms
+hits ${t.hit_rate == null ? "\u2013" : Math.round(t.hit_rate * 100)}% \xB7 ${this.fps.fps(now)} planes/s \xB7 cache holds ${bytes(t.cache_bytes)}`;
     this.root.dataset.lastTotalMs = totalMs == null ? "" : totalMs.toFixed(2);
     this.root.dataset.lastDrawMs = drawMs.toFixed(2);
     this.root.dataset.p50 = p50 == null ? "" : p50.toFixed(2);
@@ -654,9 +763,10 @@ round trip p50 ${ms(p50)} / p95 ${ms(p95)} ms \xB7 read p50 ${ms(t.read_p50)} / 
     this.root.dataset.cache = t.cache;
     this.root.dataset.serverMs = String(t.server_ms);
     this.root.dataset.readMs = String(t.read_ms);
-    this.drawChart();
+    this.drawChart(p50);
   }
-  drawChart() {
+  /** Recent round trips as bars, newest on the right. @param {number | null} p50 */
+  drawChart(p50) {
     const c = this.chart;
     const ctx = (
       /** @type {CanvasRenderingContext2D} */
@@ -664,17 +774,40 @@ round trip p50 ${ms(p50)} / p95 ${ms(p95)} ms \xB7 read p50 ${ms(t.read_p50)} / 
     );
     ctx.clearRect(0, 0, c.width, c.height);
     const items = this.recent.slice(-Math.floor(c.width / 3));
-    const top = Math.max(50, ...items.map((r) => r.total));
+    const p95 = percentile(items.map((r) => r.total), 95) ?? 0;
+    const top = niceCeil(Math.max(20, p95 * 1.25));
+    const room = c.height - 12;
     items.forEach((r, i) => {
-      const hgt = Math.max(1, r.total / top * (c.height - 10));
+      const over = r.total > top;
+      const hgt = Math.max(1, Math.min(r.total, top) / top * room);
       ctx.fillStyle = r.hit ? "#74c476" : "#fd8d3c";
       ctx.fillRect(i * 3, c.height - hgt, 2, hgt);
+      if (over) {
+        ctx.fillStyle = "#a50f15";
+        ctx.fillRect(i * 3, c.height - room, 2, 3);
+      }
     });
+    if (p50 != null && items.length) {
+      const y = c.height - Math.min(p50, top) / top * room;
+      ctx.strokeStyle = "#555";
+      ctx.setLineDash([3, 3]);
+      ctx.beginPath();
+      ctx.moveTo(0, y);
+      ctx.lineTo(c.width, y);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
     ctx.fillStyle = "#666";
     ctx.font = "9px sans-serif";
-    ctx.fillText(`${top.toFixed(0)} ms \xB7 green hit, orange read`, 2, 9);
+    ctx.fillText(`round trips, top = ${top} ms \xB7 dashed p50 \xB7 green hit, orange read, red cut off`, 2, 9);
+    this.root.dataset.chartTop = String(top);
   }
 };
+function niceCeil(v) {
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
 
 // src/index.js
 var STALE_REQUEST_MS = 3e3;
@@ -686,9 +819,9 @@ function render({ model, el }) {
     model.on(name, fn);
     modelHandlers.push([name, fn]);
   };
-  const onDom = (target, name, fn) => {
-    target.addEventListener(name, fn);
-    domHandlers.push([target, name, fn]);
+  const onDom = (target, name, fn, capture = false) => {
+    target.addEventListener(name, fn, capture);
+    domHandlers.push([target, name, fn, capture]);
   };
   const pos = { field: model.get("field"), time: model.get("time"), z: model.get("z") };
   let nextId = 1;
@@ -705,6 +838,10 @@ function render({ model, el }) {
     onSelect: (sel) => model.send({ type: "roi", field: pos.field, ...sel }),
     onCursor: (text) => {
       dom.cursor.textContent = text;
+    },
+    onZoom: (zoom) => {
+      dom.zoom.textContent = `\xD7${zoom < 10 ? zoom.toFixed(1).replace(/\.0$/, "") : Math.round(zoom)}`;
+      dom.stage.dataset.zoom = String(zoom);
     }
   });
   const timing = new TimingPanel(dom.timing, dom.timingText, dom.timingChart);
@@ -732,6 +869,8 @@ function render({ model, el }) {
   function showError(text) {
     dom.error.textContent = text;
     dom.error.hidden = false;
+    syncOptions();
+    syncDisplayInputs();
     if (errorTimer) clearTimeout(errorTimer);
     errorTimer = setTimeout(() => {
       dom.error.hidden = true;
@@ -752,12 +891,19 @@ function render({ model, el }) {
       }
     }
   }
+  function showPosition(axis, v) {
+    pos[axis] = v;
+    dom[axis].range.value = dom[axis].number.value = String(v);
+    if (axis === "time") placeMarker();
+  }
   function moveTo(axis, value, playing2 = false) {
     const n = Math.max(1, model.get(counts[axis]));
     const v = Math.min(n - 1, Math.max(0, Math.round(value)));
-    if (!Number.isFinite(v)) return;
-    pos[axis] = v;
-    dom[axis].range.value = dom[axis].number.value = String(v);
+    if (!Number.isFinite(v)) {
+      showPosition(axis, pos[axis]);
+      return;
+    }
+    showPosition(axis, v);
     request(playing2);
   }
   for (const a of axes) {
@@ -766,38 +912,35 @@ function render({ model, el }) {
   }
   for (const a of axes) {
     onModel(`change:${a}`, () => {
-      if (inFlight()) return;
-      pos[a] = model.get(a);
-      dom[a].range.value = dom[a].number.value = String(pos[a]);
+      if (!inFlight()) showPosition(a, model.get(a));
     });
   }
   for (const key of ["n_fields", "n_times", "n_z"]) onModel(`change:${key}`, syncRanges);
-  onDom(dom.root, "keydown", (e) => {
+  onDom(window, "keydown", (e) => {
     const target = (
       /** @type {HTMLElement} */
-      e.target
+      e.composedPath()[0]
     );
-    if (target !== dom.root && target.tagName !== "CANVAS") return;
+    if (target !== dom.root && !(target instanceof HTMLCanvasElement && dom.root.contains(target))) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
     const step = { ArrowRight: ["time", 1], ArrowLeft: ["time", -1], ArrowUp: ["z", 1], ArrowDown: ["z", -1] }[e.key];
+    if (!step && e.key !== " ") return;
+    e.preventDefault();
+    e.stopPropagation();
     if (step) {
-      e.preventDefault();
       const [axis, d] = (
         /** @type {["time" | "z", number]} */
         step
       );
       moveTo(axis, pos[axis] + d);
-    } else if (e.key === " ") {
-      e.preventDefault();
-      togglePlay();
-    }
-  });
+    } else togglePlay();
+  }, true);
   onDom(dom.stage, "pointerdown", () => dom.root.focus({ preventScroll: true }));
   let playing = false;
   let owedFrame = false;
   function nextFrame() {
     const n = Math.max(1, model.get("n_times"));
-    pos.time = (pos.time + 1) % n;
-    dom.time.range.value = dom.time.number.value = String(pos.time);
+    showPosition("time", (pos.time + 1) % n);
     request(true);
   }
   function schedule() {
@@ -827,6 +970,12 @@ function render({ model, el }) {
   onDom(dom.play, "click", togglePlay);
   onModel("change:playing", () => setPlaying(Boolean(model.get("playing"))));
   onDom(dom.fps, "change", () => config("fps", Number(dom.fps.value)));
+  onDom(dom.follow, "change", () => config("follow", dom.follow.checked));
+  const syncFollow = () => {
+    dom.follow.checked = Boolean(model.get("follow"));
+  };
+  onModel("change:follow", syncFollow);
+  syncFollow();
   onModel("change:fps", () => {
     dom.fps.value = String(model.get("fps"));
   });
@@ -868,6 +1017,8 @@ function render({ model, el }) {
     dom.stage.classList.toggle("six-panning", view.panMode);
   });
   onDom(dom.reset, "click", () => view.resetView());
+  onDom(dom.zoomIn, "click", () => view.zoomBy(1.5));
+  onDom(dom.zoomOut, "click", () => view.zoomBy(1 / 1.5));
   onDom(dom.clear, "click", () => model.send({ type: "clear_roi" }));
   onModel("change:roi", () => view.setRoi(model.get("roi")));
   function syncOptions() {
@@ -885,24 +1036,37 @@ function render({ model, el }) {
     );
     dom.channel.value = String(model.get("channel"));
     dom.channelLabel.hidden = channels.length < 2;
-    dom.scheme.value = model.get("chunk_scheme");
+    dom.scheme.value = committedScheme = model.get("chunk_scheme");
     dom.backend.value = model.get("backend");
     dom.cacheMb.value = String(model.get("cache_mb"));
     dom.prefetch.value = String(model.get("prefetch"));
     dom.fps.value = String(model.get("fps"));
   }
   onDom(dom.channel, "change", () => config("channel", Number(dom.channel.value)));
-  onDom(dom.scheme, "change", () => config("chunk_scheme", dom.scheme.value.trim()));
+  let committedScheme = model.get("chunk_scheme");
+  function commitScheme() {
+    const value = dom.scheme.value.trim();
+    if (value === committedScheme) return;
+    committedScheme = value;
+    config("chunk_scheme", value);
+  }
+  onDom(dom.scheme, "change", commitScheme);
+  onDom(dom.scheme, "keydown", (e) => {
+    if (e.key === "Enter") commitScheme();
+  });
   onDom(dom.backend, "change", () => config("backend", dom.backend.value));
   onDom(dom.cacheMb, "change", () => config("cache_mb", Number(dom.cacheMb.value)));
   onDom(dom.prefetch, "change", () => config("prefetch", Number(dom.prefetch.value)));
   for (const key of ["channels", "channel", "chunk_scheme", "backend", "cache_mb", "prefetch"]) {
     onModel(`change:${key}`, syncOptions);
   }
+  function geometry() {
+    return model.get("trace_axes") || null;
+  }
   function syncTraceImage() {
     const png = model.get("trace_png");
     const show = model.get("trace_mode") === "image" && png && png.byteLength > 0;
-    dom.traceImage.hidden = !show;
+    dom.traceBox.hidden = !show;
     if (traceUrl) URL.revokeObjectURL(traceUrl);
     traceUrl = null;
     if (show) {
@@ -910,18 +1074,43 @@ function render({ model, el }) {
       traceUrl = URL.createObjectURL(new Blob([bytes2], { type: "image/png" }));
       dom.traceImage.src = traceUrl;
     }
+    placeMarker();
+  }
+  function axisValue(t) {
+    const g = geometry();
+    if (!g || !g.t || g.t.length === 0) return null;
+    let i = 0;
+    while (i < g.t.length - 2 && g.t[i + 1] < t) i++;
+    if (g.t.length === 1) return g.x[0];
+    const f = (t - g.t[i]) / Math.max(1e-12, g.t[i + 1] - g.t[i]);
+    return g.x[i] + f * (g.x[i + 1] - g.x[i]);
+  }
+  function placeMarker() {
+    const g = geometry();
+    const x = axisValue(pos.time);
+    const ok = g && g.box && g.box.length === 4 && g.xlim && x !== null && g.xlim[1] !== g.xlim[0];
+    dom.traceMarker.hidden = !ok;
+    if (!ok || !g) return;
+    const [left, right, top, bottom] = g.box;
+    const frac = (
+      /** @type {number} */
+      (x - g.xlim[0]) / (g.xlim[1] - g.xlim[0])
+    );
+    dom.traceMarker.style.left = `${(left + Math.min(1, Math.max(0, frac)) * (right - left)) * 100}%`;
+    dom.traceMarker.style.top = `${top * 100}%`;
+    dom.traceMarker.style.height = `${(bottom - top) * 100}%`;
+    dom.traceMarker.dataset.time = String(pos.time);
   }
   onModel("change:trace_png", syncTraceImage);
+  onModel("change:trace_axes", placeMarker);
   onDom(dom.traceImage, "click", (e) => {
-    const [f0, f1, x0, x1] = (
-      /** @type {number[]} */
-      model.get("trace_axes") || []
-    );
-    if (f1 === void 0) return;
+    const g = geometry();
+    if (!g || !g.box || !g.xlim) return;
+    const [left, right] = g.box;
     const r = dom.traceImage.getBoundingClientRect();
-    const frac = ((e.clientX - r.left) / r.width - f0) / (f1 - f0);
-    if (frac < 0 || frac > 1) return;
-    model.send({ type: "trace_click", x: x0 + frac * (x1 - x0) });
+    const frac = ((e.clientX - r.left) / r.width - left) / (right - left);
+    if (!(frac >= 0 && frac <= 1)) return;
+    model.send({ type: "trace_click", x: g.xlim[0] + frac * (g.xlim[1] - g.xlim[0]) });
   });
   function onMessage(msg, buffers) {
     if (!msg || typeof msg !== "object") return;
@@ -945,16 +1134,23 @@ function render({ model, el }) {
       showError(String(err));
       return;
     }
-    view.setPlane({ id: msg.id, field: msg.field, time: msg.time, z: msg.z, height: msg.height, width: msg.width, data });
+    const [fullHeight, fullWidth] = Array.isArray(msg.padded) ? msg.padded : [msg.height, msg.width];
+    view.setPlane({ id: msg.id, field: msg.field, time: msg.time, z: msg.z, height: msg.height, width: msg.width, fullHeight, fullWidth, data });
     view.refreshReadout();
     const where = `field ${msg.field} \xB7 time ${msg.time} \xB7 z ${msg.z}`;
     dom.status.textContent = where;
+    dom.seconds.textContent = typeof msg.seconds === "number" ? `${msg.seconds.toFixed(3)} s` : "";
     dom.root.dataset.field = String(msg.field);
     dom.root.dataset.time = String(msg.time);
     dom.root.dataset.z = String(msg.z);
     dom.root.dataset.requestId = String(msg.id);
     const now = performance.now();
     let total = null;
+    const seen = Number(msg.seen) || 0;
+    if (msg.id < 0 && seen >= lastSentId) {
+      for (const a of axes) if (pos[a] !== msg[a]) showPosition(a, msg[a]);
+    }
+    lastAnsweredId = Math.max(lastAnsweredId, seen);
     if (msg.id > 0) {
       lastAnsweredId = Math.max(lastAnsweredId, msg.id);
       const sent = sentAt.get(msg.id);
@@ -994,7 +1190,7 @@ function render({ model, el }) {
     if (ackTimer) clearTimeout(ackTimer);
     if (traceUrl) URL.revokeObjectURL(traceUrl);
     for (const [name, fn] of modelHandlers) model.off(name, fn);
-    for (const [target, name, fn] of domHandlers) target.removeEventListener(name, fn);
+    for (const [target, name, fn, capture] of domHandlers) target.removeEventListener(name, fn, capture);
     view.destroy();
     dom.root.remove();
   };

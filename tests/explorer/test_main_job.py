@@ -1,0 +1,96 @@
+"""The README's main job, end to end: ``si-explorer demo`` on a fresh machine, in a browser.
+
+It writes the demo acquisition (showing progress), serves the explorer with Voila on
+127.0.0.1 and prints the URL; a user opens it, moves the sliders, drags one fast, selects a
+ROI and sees its trace. The screenshot taken at the end is the README's (docs/explorer.png is
+a copy of test-artifacts/explorer.png).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from .conftest import ARTIFACTS
+from .e2e import check_plane, drag_roi, poll, role, trace_pixels, wait_trace_done
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def lines_of(stream, into: queue.Queue) -> None:
+    for line in iter(stream.readline, ""):
+        into.put(line)
+    into.put(None)
+
+
+def test_si_explorer_demo_serves_a_working_explorer(new_page, live_screenshot, tmp_path):
+    import si_explorer
+
+    env = dict(os.environ, SI_EXPLORER_DEMO_DIR=str(tmp_path / "demo"), PYTHONUNBUFFERED="1")
+    command = [sys.executable, "-m", "si_explorer.cli", "demo", "--no-browser"]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out: queue.Queue = queue.Queue()
+    threading.Thread(target=lines_of, args=(process.stdout, out), daemon=True).start()
+    err_lines: list[str] = []
+    threading.Thread(
+        target=lambda: err_lines.extend(iter(process.stderr.readline, "")), daemon=True
+    ).start()
+    try:
+        line = out.get(timeout=240)
+        assert line is not None, f"si-explorer demo exited: {''.join(err_lines)[-2000:]}"
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
+        stderr = "".join(err_lines)
+        assert "writing the demo acquisition" in stderr and "100%" in stderr  # progress shown
+        demo = tmp_path / "demo" / "demo_00001_00001.tif"
+        assert demo.exists() and not (tmp_path / "demo" / "partial" / demo.name).exists()
+        stack = si_explorer.open(demo)
+        F, T, Z = stack.shape[:3]
+
+        page = new_page(viewport=(1280, 900))
+        with live_screenshot(page):
+            page.goto(url, timeout=120_000)
+            page.wait_for_selector('[data-role="si-explorer"]', timeout=120_000)
+            check_plane(page, stack, 0, 0, 0)
+            role(page, "time-slider").fill("40")
+            role(page, "z-slider").fill(str(Z - 3))
+            check_plane(page, stack, 0, 40, Z - 3)
+
+            # A fast drag across the whole time slider: the plane finally shown is the one
+            # the slider ends on, and the status names it.
+            box = role(page, "time-slider").bounding_box()
+            y = box["y"] + box["height"] / 2
+            page.mouse.move(box["x"] + 2, y)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] * 0.8, y, steps=150)
+            page.mouse.up()
+            end = int(role(page, "time-slider").input_value())
+            assert end > 100
+            check_plane(page, stack, 0, end, Z - 3)
+
+            drag_roi(page, stack, (96, 100), (130, 140))
+            wait_trace_done(page, T)
+            figure = page.locator(".jupyter-matplotlib-figure canvas").first
+            assert poll(page, lambda: trace_pixels(figure.screenshot()) > 50), "no trace drawn"
+            check_plane(page, stack, 0, end, Z - 3)
+            assert role(page, "error").is_hidden()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
+        stack.close()
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C, as the printed line tells the user
+        try:
+            code = process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert code == 0, "".join(err_lines)[-2000:]
+    assert "Traceback" not in "".join(err_lines)
