@@ -14,6 +14,7 @@ refreshed (follow mode refreshes every second).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
@@ -140,14 +141,10 @@ def extend_index(old: PageIndex) -> PageIndex:
 
 
 def _make(old: PageIndex, source, method, stride, arrays, missing, raw) -> PageIndex:
-    return PageIndex(
-        path=old.path,
+    return dataclasses.replace(
+        old,
         file_size=source.size,
         mtime_ns=source.mtime_ns,
-        byteorder=old.byteorder,
-        bigtiff=old.bigtiff,
-        shape=old.shape,
-        dtype=old.dtype,
         raw=raw,
         method=method,
         stride=stride,

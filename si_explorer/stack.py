@@ -273,12 +273,27 @@ class Stack:
             bounds.append((int(edges[i]), int(edges[i + 1])))
         return bounds
 
-    def read_block(self, block) -> np.ndarray:
-        """Read one chunk directly (no dask); thread-safe."""
+    def read_block(self, block, *, zero_copy: bool = False) -> np.ndarray:
+        """Read one chunk directly (no dask); thread-safe.
+
+        ``zero_copy``: return a read-only view of the file's memory map instead of a copy
+        where the chunk is one evenly strided run of pages (plain files, one field, backend
+        "auto" or "mmap"); a full pass then reads the page cache directly.
+        """
         (f0, f1), (t0, t1), (z0, z1), rows, cols = self._block_bounds(block)
+        if zero_copy and f1 - f0 == 1 and self._mmap_allowed and hasattr(self._planes, "view"):
+            view = self._planes.view(f0, range(t0, t1), range(z0, z1), rows, cols)
+            if view is not None:
+                return view
         return self._planes.read(
             np.arange(f0, f1), np.arange(t0, t1), np.arange(z0, z1), rows, cols, self.backend
         )
+
+    @property
+    def _mmap_allowed(self) -> bool:
+        """Whether reads that gain from the memory map may use it: the user chose "mmap", or
+        left the choice to us ("auto") on a file of plain uncompressed pages."""
+        return self.backend == "mmap" or (self._requested_backend == "auto" and self._planes.raw)
 
     def block_nbytes(self, block) -> int:
         return math.prod(b - a for a, b in self._block_bounds(block)) * self.dtype.itemsize
@@ -379,7 +394,7 @@ class Stack:
             # About 32 MB of pixels per read keeps memory flat for huge ROIs and still amortises
             # the per-read overhead for single pixels.
             block = max(256, (1 << 24) // max(npix, 1))
-        backend = "mmap" if self._requested_backend == "auto" and self._planes.raw else self.backend
+        backend = "mmap" if self._mmap_allowed else self.backend
         for start in range(0, len(times), block):
             part = times[start : start + block]
             pixels = self._planes.read([field], part, [z], rows, cols, backend)

@@ -55,6 +55,22 @@ def page_reads(monkeypatch):
     return seen
 
 
+@pytest.fixture
+def page_views(monkeypatch):
+    """Every (field, time, z) plane PagedPlanes.view served as a zero-copy view."""
+    seen = Counter()
+    real = PagedPlanes.view
+
+    def spy(self, field, times, zs, rows, cols):
+        view = real(self, field, times, zs, rows, cols)
+        if view is not None:
+            seen.update((field, t, z) for t in times for z in zs)
+        return view
+
+    monkeypatch.setattr(PagedPlanes, "view", spy)
+    return seen
+
+
 # ---------------------------------------------------------------------- map
 
 
@@ -177,6 +193,38 @@ def test_several_stats_come_from_one_read_of_each_plane(files, truth, page_reads
     np.testing.assert_allclose(std, truth.std(axis=1, dtype=np.float64), rtol=1e-12)
     with pytest.raises(si_explorer.SIExplorerError, match="at least one"):
         stack.project(())
+
+
+@pytest.mark.parametrize("backend", ["auto", "mmap", "pread", "tifffile"])
+def test_one_pass_max_min_mean_on_every_backend(files, truth, page_reads, page_views, backend):
+    """max, min and mean reduce each block inside the task that reads it: through zero-copy
+    views of the file where the backend allows the memory map, else through copies."""
+    stack = si_explorer.open(files.paths[0], backend=backend)
+    # Blocks stated: by default a probe of the first volume (one more view) picks them.
+    mean, peak, low = stack.project(("mean", "max", "min"), progress=False, chunks="frames:5")
+    np.testing.assert_allclose(mean, truth.mean(axis=1, dtype=np.float64), rtol=1e-12)
+    np.testing.assert_array_equal(peak, truth.max(axis=1))
+    np.testing.assert_array_equal(low, truth.min(axis=1))
+    seen = page_views if backend in ("auto", "mmap") else page_reads
+    assert len(seen) == math.prod(stack.shape[:3]) and set(seen.values()) == {1}
+    assert not (page_reads if backend in ("auto", "mmap") else page_views)
+
+
+def test_zero_copy_blocks_are_read_only_views_equal_to_copies(synthetic):
+    lbm = synthetic(height=16, width=24, volumes=9, channels=6, lbm=True)
+    mroi = synthetic(height=20, width=16, volumes=5, slices=2, rois=((20, 16), (12, 10)))
+    broken = synthetic(height=16, width=16, volumes=10, slices=2, stride_break_at=7)
+    # The padding of the smaller multi-ROI field (1) is not in the file: its blocks are
+    # copies; a stride that breaks mid-file leaves no constant stride to view through.
+    for files, viewable in ((lbm, {0}), (mroi, {0}), (broken, set())):
+        stack = si_explorer.open(files.paths[0]).with_options(chunks="frames:4")
+        for block in np.ndindex(*stack.data.numblocks):
+            view = stack.read_block(block, zero_copy=True)
+            np.testing.assert_array_equal(view, stack.read_block(block))
+            is_view = view.base is not None and not view.flags.writeable
+            assert is_view == (block[0] in viewable), block
+    pread = si_explorer.open(lbm.paths[0], backend="pread")
+    assert pread.read_block((0, 0, 0, 0, 0), zero_copy=True).flags.writeable
 
 
 @pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.uint8])

@@ -101,6 +101,7 @@ class Explorer(anywidget.AnyWidget):
         ex.time = 120           # moves the slider and shows that plane
         ex.roi = (10, 40, 20, 60)   # y0, y1, x0, x1: its mean trace is read and plotted
         ex.timing_summary()     # p50/p95 read and round-trip times
+        ex.follow = True        # a file still being acquired: the time axis grows with it
     """
 
     _esm = STATIC / "explorer.js"

@@ -211,6 +211,28 @@ class PagedPlanes:
                 self._read_placement(placement, field_pages, rows, cols, planes, backend)
         return out
 
+    def view(self, field: int, times: range, zs: range, rows, cols) -> np.ndarray | None:
+        """A (1, times, zs, rows, cols) zero-copy view of one field's pixels, or None where
+        the pixels are not one evenly strided run of one file's pages (see
+        :meth:`PageReader.grid_view`), or the rectangle is not inside one page window."""
+        if len(self.fields[field]) != 1:
+            return None
+        (placement,) = self.fields[field]
+        sy, sx, h, w = placement.src
+        dy, dx = placement.dest
+        if not (dy <= rows[0] and rows[1] <= dy + h and dx <= cols[0] and cols[1] <= dx + w):
+            return None
+        pages = self.page_numbers(field, np.asarray(times)[:, None], np.asarray(zs)[None, :])
+        file_number = bisect.bisect_right(self._starts, int(pages.min())) - 1
+        start, end = self._starts[file_number], self._starts[file_number + 1]
+        if pages.max() >= end:
+            return None
+        page_rows = (sy + rows[0] - dy, sy + rows[1] - dy)
+        page_cols = (sx + cols[0] - dx, sx + cols[1] - dx)
+        reader = self.files[file_number].reader
+        grid = reader.grid_view(pages - start, page_rows, page_cols)
+        return None if grid is None else grid[None]
+
     @staticmethod
     def _covers(placements: list[Placement], rows, cols) -> bool:
         return any(
