@@ -7,6 +7,7 @@ line instead of a traceback from deep inside a library.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 
@@ -29,6 +30,24 @@ class NotATiffError(SIExplorerError, ValueError):
 
 class CorruptTiffError(SIExplorerError, ValueError):
     """The TIFF structure is broken: IFD loop, offsets past the end, impossible tags."""
+
+
+@contextlib.contextmanager
+def tifffile_errors(path, what: str = "tifffile cannot read this TIFF"):
+    """Turn what tifffile (or a codec under it) raises on a damaged file into a
+    :class:`CorruptTiffError` naming the file.
+
+    tifffile parses what our own index does not (ImageJ, OME, compressed or odd pages) and,
+    on damaged bytes, fails with whatever its parsing hit: TypeError, KeyError, IndexError,
+    struct.error, enum ValueErrors, codec errors. Running out of memory is not a verdict on
+    the file and is raised as it is.
+    """
+    try:
+        yield
+    except (SIExplorerError, MemoryError, RecursionError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - see above: any of tifffile's errors
+        raise CorruptTiffError(path, f"{what} ({type(exc).__name__}: {exc})") from None
 
 
 class TruncatedFileError(SIExplorerError, ValueError):

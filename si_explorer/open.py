@@ -20,10 +20,10 @@ from .errors import (
     CorruptTiffError,
     LayoutError,
     NotATiffError,
-    SIExplorerError,
     SourceNotFoundError,
     TruncatedFileError,
     TruncatedFileWarning,
+    tifffile_errors,
 )
 from .read.planes import PagedPlanes, SeriesPlanes, SourceFile
 from .scanimage.layout import Layout, layout_for_pages, layout_from_metadata
@@ -251,21 +251,8 @@ def _check_first_page(first: PageIndex, path: str) -> None:
 
 
 def _tifffile_call(path: str, function, *args):
-    """``function(*args)`` with tifffile's errors on a corrupt file turned into ours.
-
-    tifffile parses what our index does not (ImageJ, OME, odd pages) and, on a damaged file,
-    fails with whatever its parsing hit: TypeError, KeyError, struct.error, enum ValueErrors.
-    """
-    try:
+    with tifffile_errors(path):
         return function(*args)
-    except SIExplorerError:
-        raise
-    except (MemoryError, RecursionError):
-        raise
-    except Exception as exc:
-        raise CorruptTiffError(
-            path, f"tifffile cannot read this TIFF: {type(exc).__name__}: {exc}"
-        ) from None
 
 
 def _check_series_chunks(path: str) -> None:

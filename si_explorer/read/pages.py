@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from ..errors import CorruptTiffError, SIExplorerError
+from ..errors import SIExplorerError, tifffile_errors
 from ..tiff import PageIndex
 
 BACKENDS = ("pread", "mmap", "tifffile")
@@ -236,15 +236,8 @@ class PageReader:
             # of letting tifffile walk the chain up to this page.
             with self._lock:
                 tif.filehandle.seek(int(self.index.ifd_offsets[page_number]))
-                try:
-                    page = tifffile.TiffPage(tif, index=page_number)
-                    plane = page.asarray()
-                except Exception as exc:  # noqa: BLE001 - any decoder's error means a corrupt page
-                    raise CorruptTiffError(
-                        self.index.path,
-                        f"page {page_number}: tifffile cannot decode it "
-                        f"({type(exc).__name__}: {exc})",
-                    ) from None
+                with tifffile_errors(self.index.path, f"page {page_number}: cannot decode it"):
+                    plane = tifffile.TiffPage(tif, index=page_number).asarray()
             plane = plane.reshape(plane.shape[-2:]) if plane.ndim > 2 else plane
             out[i] = plane[rows[0] : rows[1], cols[0] : cols[1]]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CorruptTiffError, LayoutError, SIExplorerError
+from ..errors import LayoutError, SIExplorerError, tifffile_errors
 from ..scanimage.layout import Layout
 from ..tiff import PageIndex, build_index
 from .pages import PageReader
@@ -371,14 +371,10 @@ class SeriesPlanes:
 
     def read(self, fields, times, zs, rows, cols, backend) -> np.ndarray:
         fields, times, zs = (np.asarray(a, dtype=np.int64).ravel() for a in (fields, times, zs))
-        try:
+        with tifffile_errors(self.path, "tifffile cannot decode its pages"):
             array = self._five_d()
             picked = array[fields][:, times][:, :, zs][..., rows[0] : rows[1], cols[0] : cols[1]]
             return np.asarray(picked.compute(scheduler="synchronous"), dtype=self.dtype)
-        except Exception as exc:  # noqa: BLE001 - any decoder's error means corrupt data
-            raise CorruptTiffError(
-                self.path, f"tifffile cannot decode its pages ({type(exc).__name__}: {exc})"
-            ) from None
 
     def close(self) -> None:
         if self._array is not None:
