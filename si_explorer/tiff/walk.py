@@ -325,6 +325,19 @@ def _check_uniform(fmt: PageFormat, format0: PageFormat, path: str, k: int) -> N
         )
 
 
+#: What an unsigned 64-bit offset or count that does not fit int64 becomes (no real one does):
+#: past the end of any file, and small enough that adding a count to it cannot overflow.
+BEYOND = 1 << 62
+
+
+def _int64(values: np.ndarray) -> np.ndarray:
+    """Offsets or counts read from the file as int64, damaged huge ones clipped to BEYOND (a
+    bare astype would wrap them to negative numbers, which index from the end of arrays)."""
+    if values.dtype.itemsize == 8 and values.dtype.kind == "u":
+        values = np.minimum(values, np.uint64(BEYOND))
+    return values.astype(np.int64)
+
+
 class _Layout:
     """The tag layout of a reference page, and how to read the same fields of every page that
     shares it straight out of the mapped file."""
@@ -425,18 +438,18 @@ class _Layout:
             desc_lengths = np.zeros(offsets.size, np.int64)
         else:
             value_at, count_at, item = self.desc
-            counts = self._field(rows, count_at, self.count_dtype).astype(np.int64)
+            counts = _int64(self._field(rows, count_at, self.count_dtype))
             desc_lengths = counts * item  # bytes (ASCII: the count, NUL included)
-            pointers = self._field(rows, value_at, self.pointer_dtype).astype(np.int64)
+            pointers = _int64(self._field(rows, value_at, self.pointer_dtype))
             inline = desc_lengths <= vs
             desc_offsets = np.where(inline, entries + value_at, self._unwrap(pointers, offsets))
             ends = np.maximum(ends, np.where(inline, 0, desc_offsets + desc_lengths))
         for value_at, count_at in self.ascii:
-            length = self._field(rows, count_at, self.count_dtype).astype(np.int64)
-            pointers = self._field(rows, value_at, self.pointer_dtype).astype(np.int64)
+            length = _int64(self._field(rows, count_at, self.count_dtype))
+            pointers = _int64(self._field(rows, value_at, self.pointer_dtype))
             ends = np.maximum(ends, np.where(length <= vs, 0, pointers + length))
         for value_at, nbytes in self.fixed:
-            pointers = self._field(rows, value_at, self.pointer_dtype).astype(np.int64)
+            pointers = _int64(self._field(rows, value_at, self.pointer_dtype))
             ends = np.maximum(ends, pointers + nbytes)
 
         arrays = []
@@ -450,14 +463,14 @@ class _Layout:
             if inline:
                 values = np.ascontiguousarray(rows[:, position : position + width]).view(dtype)
             else:
-                pointers = self._field(rows, position, self.pointer_dtype).astype(np.int64)
+                pointers = _int64(self._field(rows, position, self.pointer_dtype))
                 pointers = self._unwrap(pointers, offsets)
                 array_ends = pointers + width
                 bad |= array_ends > size
                 ends = np.maximum(ends, array_ends)
                 safe = np.where(array_ends > size, 0, pointers)
                 values = _window(buffer, width)[safe].view(dtype)
-            arrays.append(values.astype(np.int64))
+            arrays.append(_int64(values))
         chunk_offsets, chunk_counts = arrays
         chunk_offsets = self._unwrap(chunk_offsets, offsets[:, None])
         if chunk_counts is None:
