@@ -15,6 +15,7 @@ import tifffile
 from si_explorer.errors import LayoutError, MetadataError
 from si_explorer.scanimage.layout import Layout, Roi, layout_for_pages, layout_from_metadata
 from si_explorer.scanimage.metadata import ScanImageMetadata, read_metadata
+from si_explorer.synthetic import Acquisition, write_acquisition
 
 SAMPLES = Path(
     os.environ.get(
@@ -675,9 +676,8 @@ SYNTHETIC_CASES = [
 
 @pytest.mark.parametrize("fields", SYNTHETIC_CASES, ids=lambda f: ",".join(map(str, f.items())))
 def test_synthetic_files_end_to_end(tmp_path, fields):
-    synthetic = pytest.importorskip("si_explorer.synthetic")
-    acquisition = synthetic.Acquisition(**fields)
-    files = synthetic.write_acquisition(tmp_path / "acq_00001_00001.tif", acquisition)
+    acquisition = Acquisition(**fields)
+    files = write_acquisition(tmp_path / "acq_00001_00001.tif", acquisition)
     n_pages = 0
     for path in files.paths:
         with tifffile.TiffFile(path) as tif:
@@ -706,9 +706,8 @@ def test_synthetic_files_end_to_end(tmp_path, fields):
 
 
 def test_synthetic_flyback_inside_multi_frame_slices_is_refused(tmp_path):
-    synthetic = pytest.importorskip("si_explorer.synthetic")
-    acquisition = synthetic.Acquisition(slices=3, frames_per_slice=2, flyback=1, volumes=2)
-    files = synthetic.write_acquisition(tmp_path / "fly_00001_00001.tif", acquisition)
+    acquisition = Acquisition(slices=3, frames_per_slice=2, flyback=1, volumes=2)
+    files = write_acquisition(tmp_path / "fly_00001_00001.tif", acquisition)
     md, n_pages, page_shape = real_metadata(files.paths[0])
     with pytest.raises(MetadataError, match="1 flyback frames per volume are not a multiple"):
         layout_from_metadata(md, n_pages, page_shape)

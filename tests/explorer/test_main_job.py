@@ -55,7 +55,7 @@ def test_si_explorer_demo_serves_a_working_explorer(new_page, live_screenshot, t
         stack = si_explorer.open(demo)
         F, T, Z = stack.shape[:3]
 
-        page = new_page(viewport=(1280, 900))
+        page = new_page(viewport=(1000, 1180))  # tall enough for the chunk map
         with live_screenshot(page):
             page.goto(url, timeout=120_000)
             page.wait_for_selector('[data-role="si-explorer"]', timeout=120_000)
@@ -83,7 +83,7 @@ def test_si_explorer_demo_serves_a_working_explorer(new_page, live_screenshot, t
             check_plane(page, stack, 0, end, Z - 3)
             assert role(page, "error").is_hidden()
             ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "explorer.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / "explorer.png"))
         stack.close()
     finally:
         process.send_signal(signal.SIGINT)  # Ctrl-C, as the printed line tells the user
