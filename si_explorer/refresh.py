@@ -28,9 +28,6 @@ from .tiff.page import page_facts, page_format
 from .tiff.stride import extend_stride
 from .tiff.walk import walk
 
-# The stack attributes derived from its shape (functools.cached_property values).
-_DERIVED = ("data", "chunks", "_block_edges")
-
 _lock = threading.Lock()
 
 
@@ -70,7 +67,7 @@ def _refresh(stack) -> int:
     last.grow(index)
     new = PagedPlanes(planes.files, layout, planes.channel, planes.mosaic)
 
-    from .stack import chunk_spec
+    from .stack import DERIVED, chunk_spec
 
     spec = chunk_spec(stack.chunk_scheme, new.shape)
     metadata = stack._metadata
@@ -79,7 +76,7 @@ def _refresh(stack) -> int:
         stack._metadata = type(metadata)(metadata.scanimage, new)
     stack._chunk_spec = spec
     stack._planes = new
-    for name in _DERIVED:
+    for name in DERIVED:
         stack.__dict__.pop(name, None)
     return int(added)
 

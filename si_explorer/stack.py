@@ -15,6 +15,11 @@ from .read.pages import BACKENDS
 DIMS = ("field", "time", "z", "y", "x")
 
 
+#: Attributes derived from a stack's shape and chunks (cached properties): dropped when it is
+#: pickled and when Stack.refresh changes its shape, rebuilt on first use.
+DERIVED = ("data", "chunks", "_block_edges")
+
+
 class StackIndexError(SIExplorerError, IndexError):
     """An index or ROI outside the stack."""
 
@@ -281,13 +286,20 @@ class Stack:
         "auto" or "mmap"); a full pass then reads the page cache directly.
         """
         (f0, f1), (t0, t1), (z0, z1), rows, cols = self._block_bounds(block)
-        if zero_copy and f1 - f0 == 1 and self._mmap_allowed and hasattr(self._planes, "view"):
-            view = self._planes.view(f0, range(t0, t1), range(z0, z1), rows, cols)
+        if zero_copy and f1 - f0 == 1:
+            view = self._zero_copy_view(f0, range(t0, t1), range(z0, z1), rows, cols)
             if view is not None:
                 return view
         return self._planes.read(
             np.arange(f0, f1), np.arange(t0, t1), np.arange(z0, z1), rows, cols, self.backend
         )
+
+    def _zero_copy_view(self, field: int, times: range, zs: range, rows, cols):
+        """A read-only view of the memory map holding these pixels, or None where the reads
+        may not use the map or the pixels are not one evenly strided run of pages."""
+        if not self._mmap_allowed or not hasattr(self._planes, "view"):
+            return None
+        return self._planes.view(field, times, zs, rows, cols)
 
     @property
     def _mmap_allowed(self) -> bool:
@@ -515,7 +527,7 @@ class Stack:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for derived in ("data", "chunks", "_block_edges"):  # rebuilt on demand
+        for derived in DERIVED:
             state.pop(derived, None)
         return state
 

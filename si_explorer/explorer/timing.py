@@ -81,15 +81,13 @@ class TimingLog:
         ``reads_only`` leaves out cache hits: their read time is zero and, while playing from
         a warm cache, would hide what a read actually costs.
         """
-        with self._lock:
-            recent = list(self._records)[-last:]
+        recent = self.records()[-last:]
         if reads_only:
             recent = [r for r in recent if r.cache != "hit"]
         return percentiles([getattr(r, key) for r in recent])
 
     def recent_hit_rate(self, last: int = 200) -> float | None:
-        with self._lock:
-            recent = list(self._records)[-last:]
+        recent = self.records()[-last:]
         return round(sum(r.cache == "hit" for r in recent) / len(recent), 3) if recent else None
 
     def summary(self) -> dict:

@@ -215,13 +215,10 @@ class PagedPlanes:
         """A (1, times, zs, rows, cols) zero-copy view of one field's pixels, or None where
         the pixels are not one evenly strided run of one file's pages (see
         :meth:`PageReader.grid_view`), or the rectangle is not inside one page window."""
-        if len(self.fields[field]) != 1:
+        placements = self.fields[field]
+        if len(placements) != 1 or not self._covers(placements, rows, cols):
             return None
-        (placement,) = self.fields[field]
-        sy, sx, h, w = placement.src
-        dy, dx = placement.dest
-        if not (dy <= rows[0] and rows[1] <= dy + h and dx <= cols[0] and cols[1] <= dx + w):
-            return None
+        ((sy, sx, _, _), (dy, dx)) = placements[0].src, placements[0].dest
         pages = self.page_numbers(field, np.asarray(times)[:, None], np.asarray(zs)[None, :])
         file_number = bisect.bisect_right(self._starts, int(pages.min())) - 1
         start, end = self._starts[file_number], self._starts[file_number + 1]

@@ -19,9 +19,9 @@ from ..errors import CorruptTiffError, SIExplorerError, TruncatedFileError
 from . import cache as index_cache
 from . import runs
 from .ifd import ByteSource, IfdPastEnd, parse_ifd, read_header
-from .page import NonUniformPagesError, page_facts, page_format
+from .page import NonUniformPagesError, offsets_wrap, page_facts, page_format
 from .stride import predict_stride
-from .walk import walk
+from .walk import truncation_slack, walk
 
 __all__ = ["PageIndex", "build_index", "NonUniformPagesError"]
 
@@ -301,7 +301,7 @@ def _check_partial_page(source, header, last_complete: int, extent0: int, path: 
 
     A writer puts a page's pixels right after its IFD, so a page cut off by the end of the
     file needs at most about one page more than the file has; the walk already applies that
-    rule to next-IFD pointers, this applies it to the page's own data.
+    rule (``truncation_slack``) to next-IFD pointers, this applies it to the page's own data.
     """
     size = source.size
     last = parse_ifd(source.read, last_complete, header, size, path, None)
@@ -309,13 +309,12 @@ def _check_partial_page(source, header, last_complete: int, extent0: int, path: 
         ifd = parse_ifd(source.read, last.next_offset, header, size, path, None)
     except IfdPastEnd:
         return  # the IFD itself is cut off: the walk has checked how far its pointer reaches
-    wrapped = not header.bigtiff and size > 1 << 32
     try:
         fmt = page_format(ifd, source.read, path, -1, size)
-        facts = page_facts(ifd, fmt, source.read, size, path, -1, wrapped)
+        facts = page_facts(ifd, fmt, source.read, size, path, -1, offsets_wrap(header, size))
     except SIExplorerError:
         return  # a half-written IFD may hold anything; only its complete pages are served
-    if facts.end - size > 2 * extent0 + (64 << 10):
+    if facts.end - size > truncation_slack(extent0):
         raise CorruptTiffError(
             path,
             f"the page after the last complete one (IFD at byte {ifd.offset:,}) uses bytes up "

@@ -207,6 +207,11 @@ def chunk_tags(ifd: Ifd, fmt: PageFormat) -> tuple[Tag | None, Tag | None]:
     return ifd.tags.get(STRIP_OFFSETS), ifd.tags.get(STRIP_BYTE_COUNTS)
 
 
+def offsets_wrap(header, file_size: int) -> bool:
+    """Whether this file's 32-bit offsets may have wrapped: a classic TIFF over 4 GiB."""
+    return not header.bigtiff and file_size > 1 << 32
+
+
 def unwrap32(value: int, near: int) -> int:
     """``value`` (an offset stored modulo 2**32) moved to within 2 GiB of byte ``near``.
 

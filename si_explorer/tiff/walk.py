@@ -32,6 +32,7 @@ from .page import (
     NonUniformPagesError,
     PageFormat,
     chunk_tags,
+    offsets_wrap,
     page_facts,
     page_format,
 )
@@ -145,7 +146,7 @@ def _follow_chain(
     both_at = both.unpack_from
     ifd0_size = both.size
     last_start = size - ifd0_size  # an IFD with n0 entries at or before this fits in the file
-    wrapped = not header.bigtiff and size > _4GIB
+    wrapped = offsets_wrap(header, size)
     # Positioned reads, not the memory map: a read that misses the page cache is the moment to
     # queue the predicted next IFDs (readahead.py), which a page fault gives no chance to do.
     reader = IfdReader(source, ifd0_size)
@@ -223,15 +224,21 @@ def _follow_chain(
     return np.frombuffer(offsets, dtype=np.int64).copy(), cut
 
 
+def truncation_slack(page_extent: int) -> int:
+    """How far past the end of a file a page cut off while being written may reach.
+
+    A writer puts the next IFD and a page's pixels right after the page it is writing, so
+    less than about one page; much further is a broken pointer.
+    """
+    return 2 * page_extent + (64 << 10)
+
+
 def _past_end(offsets: array, offset: int, size: int, page0_extent: int, path: str) -> bool:
     """Decide whether a pointer to an IFD that is not (completely) in the file means the file
     was cut off while being written (True) or is corrupt (raises)."""
     k = len(offsets)
-    # A writer puts the next IFD right after the page it is writing, so a truncated file points
-    # less than about one page past its end; much further is a broken pointer.
     delta = offsets[-1] - offsets[-2] if k >= 2 else 0
-    slack = 2 * max(abs(delta), page0_extent) + (64 << 10)
-    if offset - size > slack:
+    if offset - size > truncation_slack(max(abs(delta), page0_extent)):
         raise CorruptTiffError(
             path,
             f"the IFD of page {k - 1} at byte {offsets[-1]:,} links to byte {offset:,}, far past "
@@ -274,7 +281,7 @@ def _describe(
     n = len(offsets)
     pages = _Pages(n)
     buffer = np.frombuffer(mapped, dtype=np.uint8)
-    wrapped = not header.bigtiff and size > _4GIB
+    wrapped = offsets_wrap(header, size)
 
     def read(offset: int, count: int) -> bytes:
         return mapped[offset : offset + count]
