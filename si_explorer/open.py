@@ -26,7 +26,7 @@ from .errors import (
     tifffile_errors,
 )
 from .read.planes import PagedPlanes, SeriesPlanes, SourceFile
-from .scanimage.layout import Layout, layout_for_pages, layout_from_metadata
+from .scanimage.layout import Layout, layout_for_pages, layout_from_metadata, plural
 from .scanimage.metadata import read_metadata
 from .stack import Stack, _with_channel
 from .tiff import NonUniformPagesError, PageIndex, build_index
@@ -100,11 +100,58 @@ def _predicted_pages(first: PageIndex, path: str) -> int | None:
     return int(pages) if rest == 0 and pages > 0 else None
 
 
-def _truncation_note(index: PageIndex) -> str:
-    return (
-        f"{index.path}: the file ends inside a page ({index.missing_bytes:,} bytes of a partial "
-        f"page after {index.n_pages:,} complete pages); only the complete pages are served"
-    )
+def _check_earlier_files(files: list[SourceFile], pages_per_frame: int) -> None:
+    """Only the last file of an acquisition may stop part-way.
+
+    ScanImage closes a file after ``logFramesPerFile`` whole frames, so an earlier file that
+    ends inside a frame, or holds fewer pages than the first file, lost pages (an interrupted
+    copy, a failed disk): serving it would shift every later time point.
+    """
+    first = files[0].expected_pages
+    for source in files[:-1]:
+        pages = source.expected_pages
+        if pages % pages_per_frame or pages < first:
+            why = (
+                f"not whole frames of {pages_per_frame} pages"
+                if pages % pages_per_frame
+                else f"fewer than the {first:,} of the acquisition's first file"
+            )
+            raise LayoutError(
+                source.path,
+                f"holds {pages:,} pages, {why}, but it is not the last file of the "
+                "acquisition: it is incomplete (only the last file may stop part-way)",
+            )
+
+
+def _partial_notes(last: SourceFile, layout: Layout, n_pages: int, scanimage) -> list[str]:
+    """What a stopped or still-running acquisition leaves out, and why, in words."""
+    per_frame = scanimage.structure.channels if scanimage is not None else None
+    reasons = []
+    leftover = layout.leftover_reason(n_pages, per_frame)
+    if leftover:
+        reasons.append(leftover)
+    if last.indexed and last.index.missing_bytes:
+        reasons.append(
+            f"the file ends inside a page ({last.index.missing_bytes:,} bytes of a half-written "
+            f"page after {last.index.n_pages:,} complete pages)"
+        )
+    notes = []
+    if reasons:
+        served = (
+            f"{plural(layout.frames, 'complete time point')} served"
+            if layout.frames
+            else "no volume is complete yet, so the stack has 0 time points"
+        )
+        notes.append(f"{last.path}: left out: {'; '.join(reasons)}. {served}")
+    promised = scanimage.structure.promised_frames if scanimage is not None else None
+    if promised and per_frame and n_pages < promised * per_frame:
+        notes.append(
+            f"{last.path}: the header describes an acquisition of {plural(promised, 'frame')} "
+            f"({promised * per_frame:,} pages), but the file(s) hold "
+            f"{plural(n_pages, 'page')}: the acquisition was stopped early, is still being "
+            "written, or this is an excerpt (rates come from the header)"
+        )
+    return notes
 
 
 def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpose
@@ -168,6 +215,8 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
     scanimage = read_metadata(
         paths[0], files[0].reader.read_bytes, first_description=_first_description(files[0])
     )
+    if scanimage is not None and layout is None:
+        _check_earlier_files(files, scanimage.structure.channels)
     notes = []
     if layout is not None:
         if not isinstance(layout, Layout):
@@ -183,16 +232,9 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
         resolved = _tifffile_call(paths[0], _layout_from_tifffile, paths[0], n_pages, first.shape)
         if resolved is None:
             return _open_series(paths, channel, layout, chunks, backend)
-    leftover = resolved.leftover_pages(n_pages)
-    if leftover:
-        notes.append(
-            f"{paths[-1]}: {leftover:,} pages after the last complete volume are not in the stack"
-        )
-        warnings.warn(notes[-1], TruncatedFileWarning, stacklevel=2)
-    last = files[-1]
-    if last.indexed and last.index.missing_bytes:
-        notes.append(_truncation_note(last.index))
-        warnings.warn(notes[-1], TruncatedFileWarning, stacklevel=2)
+    notes += _partial_notes(files[-1], resolved, n_pages, scanimage if layout is None else None)
+    for note in notes:
+        warnings.warn(note, TruncatedFileWarning, stacklevel=2)
 
     channels = list(scanimage.channel_save) if scanimage is not None and not resolved.lbm else None
     if not channels or len(channels) != resolved.channels:

@@ -813,7 +813,10 @@ def _frame_data(plan: _Plan) -> bytes:
             "SI.hStackManager.actualNumSlices": str(plan.S),
             "SI.hStackManager.actualNumVolumes": str(plan.V),
             "SI.hStackManager.enable": _mbool(stack),
-            "SI.hStackManager.framesPerSlice": str(acq.frames_per_slice),
+            # Without a stack, framesPerSlice is the frame count of the whole acquisition.
+            "SI.hStackManager.framesPerSlice": str(
+                acq.frames_per_slice if stack else plan.V * acq.frames_per_slice
+            ),
             "SI.hStackManager.numFramesPerVolume": str(plan.S * acq.frames_per_slice),
             "SI.hStackManager.numFramesPerVolumeWithFlyback": str(plan.A),
             "SI.hStackManager.numSlices": str(plan.S),

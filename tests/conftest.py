@@ -8,14 +8,12 @@ from pathlib import Path
 
 import pytest
 
-# The repository is checked out with the project's shared/ folder beside it.
-SAMPLES = Path(
-    os.environ.get(
-        "SI_EXPLORER_SAMPLES", Path(__file__).resolve().parents[2] / "shared" / "samples"
-    )
-)
+# Real files written by ScanImage, from public repositories (provenance in tests/data/README.md).
+SAMPLES = Path(os.environ.get("SI_EXPLORER_SAMPLES", Path(__file__).resolve().parent / "data"))
 HOSTPIXELCORR = SAMPLES / "hostpixelcorr_noavg_00001_00001.tif"
 BLANK_IPA = SAMPLES / "Blank-IPA_1s_16r_032.tif"
+SLOWSTACK_2023 = SAMPLES / "scanimage2023_slowstack_ch1-4.tif"
+SI57_2CH = SAMPLES / "scanimage57_2ch.tif"
 
 
 def _digest(path: Path) -> str:

@@ -7,7 +7,7 @@ size or offset lies outside the file, never a large allocation (tracemalloc peak
 
 A mutation is data (a seed name and a list of operations), so an input that once failed is
 kept in ``tests/corpus/cases/`` as a few hundred bytes of JSON and replayed as a regular test.
-The seeds are the two real samples (``/work/shared/samples``) and small files kept gzipped in
+The seeds are the two real samples (``tests/data/``) and small files kept gzipped in
 ``tests/corpus/seeds/`` (synthetic ScanImage and plain tifffile TIFFs), frozen so that a change
 to the synthetic writer does not change what the corpus means.
 

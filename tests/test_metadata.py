@@ -14,7 +14,6 @@ import os
 import pickle
 import struct
 import time
-from pathlib import Path
 
 import pytest
 import tifffile
@@ -31,14 +30,7 @@ from si_explorer.scanimage.metadata import (
     read_metadata,
 )
 
-SAMPLES = Path(
-    os.environ.get(
-        "SI_EXPLORER_SAMPLES", Path(__file__).resolve().parents[2] / "shared" / "samples"
-    )
-)
-HOSTPIXELCORR = SAMPLES / "hostpixelcorr_noavg_00001_00001.tif"
-BLANK_IPA = SAMPLES / "Blank-IPA_1s_16r_032.tif"
-
+from .conftest import BLANK_IPA, HOSTPIXELCORR
 
 # -- helpers ---------------------------------------------------------------------------
 

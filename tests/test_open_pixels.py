@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import warnings
 
@@ -12,7 +13,7 @@ import tifffile
 import si_explorer
 from si_explorer import Layout, TruncatedFileWarning
 
-from .conftest import BLANK_IPA, HOSTPIXELCORR
+from .conftest import BLANK_IPA, HOSTPIXELCORR, SI57_2CH, SLOWSTACK_2023
 
 LAYOUTS = {
     "plain": dict(volumes=12, height=32, width=48),
@@ -249,3 +250,54 @@ def test_warning_free_open_of_clean_files(synthetic):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         si_explorer.open(files.paths[0])
+
+
+def test_real_scanimage2023_slow_stack_two_frames_per_slice():
+    """Pages are volume, slice, frame, channel (tests/data/README.md); saved channels 1 and 4."""
+    stack = si_explorer.open(SLOWSTACK_2023)
+    assert stack.shape == (1, 6, 2, 256, 256) and stack.channels == [1, 4]
+    pages = tifffile.imread(SLOWSTACK_2023).reshape(-1, 256, 256)
+    for channel in (0, 1):
+        data = si_explorer.open(SLOWSTACK_2023, channel=channel).data.compute()
+        for t in range(6):
+            volume, frame = divmod(t, 2)
+            for z in range(2):
+                page = ((volume * 2 + z) * 2 + frame) * 2 + channel
+                np.testing.assert_array_equal(data[0, t, z], pages[page])
+    assert stack.metadata.frame_rate == pytest.approx(58.2068)  # consecutive frames of a slice
+
+
+def test_real_scanimage57_two_channels():
+    stack = si_explorer.open(SI57_2CH, channel=1)
+    assert stack.shape == (1, 2, 1, 64, 64) and stack.channels == [1, 2]
+    pages = tifffile.imread(SI57_2CH).reshape(-1, 64, 64)  # frame, channel
+    np.testing.assert_array_equal(stack[0, :, 0], pages[1::2])
+    assert stack.metadata.frame_rate == pytest.approx(198.247)
+
+
+def test_scanimage38_averaging_of_one_frame_keeps_the_header_rate(tmp_path):
+    """ScanImage 3.8 with averaging on but numAvgFramesSave = 1 averages nothing: the frame
+    rate is the header's 3.90625 Hz. The header promises 1,220 frames; an excerpt of 30 pages
+    keeps that rate and reports the shortfall."""
+    with tifffile.TiffFile(BLANK_IPA) as tif:
+        header = tif.pages[0].description
+        pages = tif.asarray()
+    for key, value in (
+        ("averaging", "1"),
+        ("numAvgFramesSave", "1"),
+        ("numberOfFrames", "1220"),
+        ("frameRate", "3.90625"),
+    ):
+        header, found = re.subn(rf"state\.acq\.{key}=[^\r]*", f"state.acq.{key}={value}", header)
+        assert found == 1, key
+    excerpt = tmp_path / "excerpt.tif"
+    with tifffile.TiffWriter(excerpt) as out:
+        for page in pages:
+            out.write(page, description=header, metadata=None, contiguous=False)
+    with pytest.warns(TruncatedFileWarning, match=r"1,220 frames .* hold 30 pages"):
+        stack = si_explorer.open(excerpt)
+    assert stack.metadata.flavor == "scanimage3"
+    assert stack.metadata.frame_rate == pytest.approx(3.90625)
+    assert stack.shape == (1, 30, 1, 64, 64)
+    np.testing.assert_array_equal(stack[0, :, 0], pages)
+    assert stack.time_seconds[1] == pytest.approx(1 / 3.90625)

@@ -232,7 +232,10 @@ def test_tifffile_reads_every_page(written, name):
     fd = frame_data
     assert np.ravel(fd["SI.hChannels.channelSave"]).tolist() == list(range(1, acq.channels + 1))
     assert fd["SI.hStackManager.actualNumSlices"] == acq.slices
-    assert fd["SI.hStackManager.framesPerSlice"] == acq.frames_per_slice
+    stack = acq.slices > 1 or acq.flyback > 0
+    # ScanImage's framesPerSlice: per slice in a stack, the whole acquisition without one.
+    frames = acq.frames_per_slice if stack else acq.volumes * acq.frames_per_slice
+    assert fd["SI.hStackManager.framesPerSlice"] == frames
     assert fd["SI.hScan2D.logAverageFactor"] == acq.log_average_factor
     flyback = (
         fd["SI.hStackManager.numFramesPerVolumeWithFlyback"]

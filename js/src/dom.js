@@ -64,7 +64,8 @@ export function buildDom(el, colormaps) {
   const status = h("span", { class: "six-status", "data-role": "status", text: "loading…" });
   const seconds = h("span", { class: "six-mono six-dim", "data-role": "seconds" });
   const cursor = h("span", { class: "six-mono", "data-role": "cursor" });
-  title.append(status, seconds, cursor);
+  const fileNote = h("span", { class: "six-dim", "data-role": "file-note" });
+  title.append(status, seconds, cursor, fileNote);
 
   const error = h("div", { class: "six-error", "data-role": "error", title: "click to dismiss" });
   error.hidden = true;
@@ -137,7 +138,7 @@ export function buildDom(el, colormaps) {
   root.append(main, side);
   el.append(root);
   return {
-    root, main, status, seconds, cursor, error, stage, plane, overlay, field, time, z, play, fps, follow,
+    root, main, status, seconds, cursor, fileNote, error, stage, plane, overlay, field, time, z, play, fps, follow,
     channel, channelLabel, colormap, vmin, vmax, auto, zoomIn, zoomOut, zoom, pan, reset, clear,
     scheme, backend, cacheMb, prefetch, timing, timingText, timingChart, chunkMap, chunkCanvas,
     legend, chunkText, traceStatus, traceBox, traceImage, traceMarker,

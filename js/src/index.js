@@ -72,8 +72,16 @@ function render({ model, el }) {
 
   const inFlight = () => lastSentId > lastAnsweredId && performance.now() - lastSentAt < STALE_REQUEST_MS;
 
+  const WAITING = "waiting for the first complete volume";
+
   /** @param {boolean} [playing] */
   function request(playing = false) {
+    if (model.get("n_times") < 1) {
+      // A recording whose first volume is still being written: Python sends the first plane
+      // itself once the file has one.
+      dom.status.textContent = WAITING;
+      return;
+    }
     const id = nextId++;
     const now = performance.now();
     sentAt.set(id, now);
@@ -154,6 +162,10 @@ function render({ model, el }) {
     });
   }
   for (const key of ["n_fields", "n_times", "n_z"]) onModel(`change:${key}`, syncRanges);
+  const syncFileNote = () => {
+    dom.fileNote.textContent = model.get("file_note") || "";
+  };
+  onModel("change:file_note", syncFileNote);
 
   // -- keyboard: arrows step time, up/down step z, space plays ------------------------------
   // Listened for on the window in the capture phase, the first place a key event reaches:
@@ -441,6 +453,7 @@ function render({ model, el }) {
   });
 
   syncRanges();
+  syncFileNote();
   syncOptions();
   syncDisplayInputs();
   display();

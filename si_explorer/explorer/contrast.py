@@ -36,6 +36,8 @@ def auto_window(
     Pixels are strided down to about ``max_pixels`` in total; percentiles of a large image barely
     move under uniform subsampling and this keeps the cost flat for big planes.
     """
+    if stack.shape[1] == 0:
+        return 0.0, 1.0  # nothing written yet: a placeholder until the first volume is complete
     h, w = stack.field_shapes[field]
     times = sample_times(stack.shape[1], time, n_samples)
     per_plane = max(1, max_pixels // len(times))

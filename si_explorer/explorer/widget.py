@@ -87,6 +87,14 @@ def _scheme_text(scheme) -> str:
     return scheme if isinstance(scheme, str) else repr(scheme)
 
 
+def _file_note(stack) -> str:
+    """The stack's notes on left-out pages, without the file name the explorer already shows."""
+    notes = [note.split(": ", 1)[-1] for note in stack.warnings]
+    if stack.shape[1] == 0:
+        notes.insert(0, "waiting for the first complete volume")
+    return " · ".join(notes)
+
+
 class Explorer(anywidget.AnyWidget):
     """Explore a ScanImage stack: plane view, sliders, ROI traces and chunk-load timing.
 
@@ -115,6 +123,8 @@ class Explorer(anywidget.AnyWidget):
     dtype = t.Unicode("").tag(sync=True)
     channels = t.List().tag(sync=True)
     has_seconds = t.Bool(False).tag(sync=True)
+    # What a stopped or still-running recording leaves out, shown beside the status.
+    file_note = t.Unicode("").tag(sync=True)
 
     # -- the plane shown; setting them from Python shows that plane --
     field = t.Int(0).tag(sync=True)
@@ -198,6 +208,7 @@ class Explorer(anywidget.AnyWidget):
             prefetch=prefetch,
             trace_mode=mode,
             follow_interval=follow_interval,
+            file_note=_file_note(stack),
         )
         self.errors: list[str] = []
         self._accepting = False  # True while applying a front-end request (no re-request)
@@ -470,6 +481,10 @@ class Explorer(anywidget.AnyWidget):
             self.trace_figure.resize(n, self._seconds)
             at_end = self.time == old - 1
             self.n_times = n
+            # Open-time notes on left-out pages are stale now; the file is growing again.
+            self.file_note = ""
+            if old == 0:
+                self.auto_contrast()  # the window so far was a placeholder for no data
             if self.roi:
                 # A trace still being read is read again from the start: its job is replaced.
                 t_from = old if self._trace_done.is_set() else 0
@@ -501,6 +516,8 @@ class Explorer(anywidget.AnyWidget):
             self._refresh_png(force=True)
 
     def _request_current(self):
+        if self.n_times == 0:
+            return  # no complete volume yet: grow() asks once there is one
         req = PlaneRequest(
             self.controller.new_python_id(),
             self.field,

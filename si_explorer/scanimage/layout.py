@@ -50,7 +50,8 @@ def _pair(name: str, value: Any) -> tuple[float, float] | None:
     return (x, y)
 
 
-def _n(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
+    """``"1 page"``, ``"2 pages"``: counts in messages read as sentences."""
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
@@ -231,6 +232,34 @@ class Layout:
             return None
         return (max(h for h, _ in shapes), max(w for _, w in shapes))
 
+    def leftover_reason(self, n_pages: int, pages_per_frame: int | None = None) -> str | None:
+        """Why the pages after the last complete volume are left out, or None when none are.
+
+        ``pages_per_frame`` is the pages ScanImage writes per frame (its saved channels; by
+        default this layout's channels).
+
+        >>> reason = Layout(planes=3, channels=2).leftover_reason(21)
+        >>> print(reason)  # doctest: +NORMALIZE_WHITESPACE
+        3 pages after the last complete time point: an incomplete volume (1 of 3 frames),
+        then an incomplete frame (1 of 2 pages)
+        >>> Layout(planes=30, lbm=True).leftover_reason(45, 30)  # Light Beads: 30 beams
+        '15 pages after the last complete time point: an incomplete frame (15 of 30 pages)'
+        """
+        left = self.leftover_pages(n_pages)
+        if not left:
+            return None
+        per_frame = pages_per_frame or self.channels
+        frames, rest = divmod(left, per_frame)
+        parts = []
+        if frames:
+            total = self.pages_per_volume // per_frame
+            parts.append(f"an incomplete volume ({frames:,} of {total:,} frames)")
+        if rest:
+            parts.append(f"an incomplete frame ({rest:,} of {per_frame:,} pages)")
+        return f"{plural(left, 'page')} after the last complete time point: " + (
+            ", then ".join(parts)
+        )
+
     def leftover_pages(self, n_pages: int) -> int:
         """Pages after the last complete volume (a partly written last volume).
 
@@ -371,11 +400,11 @@ class Layout:
     # -- fitting a file ----------------------------------------------------------------
 
     def _terms(self, frames: str) -> str:
-        planes = _n(self.planes, "plane")
+        planes = plural(self.planes, "plane")
         if self.flyback:
             planes = f"({planes} + {self.flyback} flyback)"
-        terms = [] if self.rois else [_n(self.fields, "field")]
-        terms += [frames, planes, _n(self.channels, "channel")]
+        terms = [] if self.rois else [plural(self.fields, "field")]
+        terms += [frames, planes, plural(self.channels, "channel")]
         return " x ".join(terms)
 
     def check(
@@ -409,15 +438,16 @@ class Layout:
             if volumes == 0:
                 raise LayoutError(
                     path,
-                    f"the file has {_n(n_pages, 'page')}, fewer than one volume of "
-                    f"{per_volume:,} pages ({self._terms(_n(self.frames_per_slice, 'frame'))})",
+                    f"the file has {plural(n_pages, 'page')}, fewer than one volume of "
+                    f"{per_volume:,} pages ({self._terms(plural(self.frames_per_slice, 'frame'))})",
                 )
             if left and not allow_leftover:
                 raise LayoutError(
                     path,
                     f"the file has {n_pages:,} pages, not a whole number of volumes of "
-                    f"{per_volume:,} pages ({self._terms(_n(self.frames_per_slice, 'frame'))}): "
-                    f"{_n(left, 'page')} left over after {_n(volumes, 'volume')}",
+                    f"{per_volume:,} pages "
+                    f"({self._terms(plural(self.frames_per_slice, 'frame'))}): "
+                    f"{plural(left, 'page')} left over after {plural(volumes, 'volume')}",
                 )
         else:
             needed = self.n_volumes * per_volume
@@ -425,13 +455,13 @@ class Layout:
             if extra != 0 and not (allow_leftover and 0 < extra < per_volume):
                 fit = f"frames={volumes * self.frames_per_slice:,} would fit"
                 if left:
-                    fit += f" with {_n(left, 'page')} left over"
+                    fit += f" with {plural(left, 'page')} left over"
                 if volumes == 0:
                     fit = f"it holds less than one volume ({per_volume:,} pages)"
                 raise LayoutError(
                     path,
                     f"stated layout needs {needed:,} pages "
-                    f"({self._terms(_n(self.frames, 'frame'))}) but the file has "
+                    f"({self._terms(plural(self.frames, 'frame'))}) but the file has "
                     f"{n_pages:,}; {fit}",
                 )
         return replace(self, page_shape=shape)
@@ -502,12 +532,6 @@ def layout_from_metadata(
     else:
         planes = structure.slices
     rois = _page_rois(md, rows, cols, path)
-    if n_pages % structure.channels:
-        raise MetadataError(
-            path,
-            f"the file has {n_pages:,} pages, not a multiple of the {structure.channels} "
-            f"saved channels {md.channel_save}",
-        )
     layout = Layout(
         planes=planes,
         channels=channels,
@@ -518,13 +542,8 @@ def layout_from_metadata(
         order="tzrc",
         page_shape=(rows, cols),
     )
-    if n_pages < layout.pages_per_volume:
-        raise MetadataError(
-            path,
-            f"the metadata describes volumes of {layout.pages_per_volume:,} pages "
-            f"({layout._terms(_n(per_slice, 'frame'))}) but the file has only "
-            f"{_n(n_pages, 'page')}",
-        )
+    # A file being written, or left by a stopped acquisition, ends part-way through a frame
+    # or a volume: that is normal, so only the complete volumes are served (possibly none).
     return layout.with_frames(n_pages)
 
 

@@ -85,6 +85,9 @@ class ScanStructure:
     average: int = 1  # raw frames averaged into one saved frame
     volumetric: bool = False  # a z stack (slow or fast) was acquired
     raw_frames_per_volume: int = 1  # raw frames per volume, flyback included
+    # Saved frames (flyback included) the header says the acquisition would write; None when
+    # it does not say (or says Inf). A file with fewer was stopped early or is an excerpt.
+    promised_frames: int | None = None
 
 
 def read_metadata(
@@ -500,6 +503,11 @@ class ScanImageMetadata:
             )
         return int(value)
 
+    def _whole_or_none(self, key: str) -> int | None:
+        """A count that may be absent, Inf or otherwise unusable: then None, never an error."""
+        value = self.get(key)
+        return int(value) if _is_whole(value) and not isinstance(value, bool) else None
+
     def _structure_2016(self) -> ScanStructure:
         channels = len(self.channel_save)
         average = self._whole("SI.hScan2D.logAverageFactor", 1, minimum=1)
@@ -507,7 +515,9 @@ class ScanImageMetadata:
         slices = self._whole("SI.hStackManager.actualNumSlices", None, minimum=1)
         if slices is None:
             slices = self._whole("SI.hStackManager.numSlices", 1, minimum=1)
-        raw_per_slice = self._whole("SI.hStackManager.framesPerSlice", 1, minimum=1)
+        # Inf ("until stopped") is a valid setting for a single-plane acquisition.
+        unbounded = self.get("SI.hStackManager.framesPerSlice") == math.inf
+        raw_per_slice = 1 if unbounded else self._whole("SI.hStackManager.framesPerSlice", 1, 1)
         flyback = 0
         if "SI.hStackManager.enable" in self:
             # ScanImage 2020+: numSlices and friends keep their values when stacks are
@@ -554,7 +564,9 @@ class ScanImageMetadata:
                     flyback = self._whole("SI.hFastZ.numDiscardFlybackFrames", 0)
             volumetric = slices > 1 or flyback > 0
         if not volumetric:
-            return ScanStructure(channels=channels, average=average)
+            # framesPerSlice is then the frames of one acquisition.
+            promised = None if unbounded or raw_per_slice % average else raw_per_slice // average
+            return ScanStructure(channels=channels, average=average, promised_frames=promised)
         if raw_per_slice % average:
             raise MetadataError(
                 self.path,
@@ -562,6 +574,10 @@ class ScanImageMetadata:
                 f"SI.hScan2D.logAverageFactor ({average}), so the saved frames per slice "
                 "are unknown",
             )
+        volumes = self._whole_or_none("SI.hStackManager.actualNumVolumes")
+        if volumes is None:
+            volumes = self._whole_or_none("SI.hStackManager.numVolumes")
+        saved_per_volume = slices * (raw_per_slice // average) + flyback
         return ScanStructure(
             channels=channels,
             slices=slices,
@@ -570,6 +586,7 @@ class ScanImageMetadata:
             average=average,
             volumetric=True,
             raw_frames_per_volume=slices * raw_per_slice + flyback,
+            promised_frames=None if volumes is None else volumes * saved_per_volume,
         )
 
     def _structure_si3(self) -> ScanStructure:
@@ -589,10 +606,12 @@ class ScanImageMetadata:
         frames = self._whole("state.acq.numberOfFrames", 1, minimum=1)
         average = 1
         if self.get("state.acq.averaging"):
-            # ScanImage 3.8 averages numAvgFramesSave frames at a time; older versions
+            # ScanImage 3.8 states how many frames it averaged into each saved frame
+            # (numAvgFramesSave = 1: none, even with averaging on); versions without the key
             # average all frames of a slice into one.
-            average = self._whole("state.acq.numAvgFramesSave", 1, minimum=1)
-            if average <= 1:
+            if "state.acq.numAvgFramesSave" in self:
+                average = self._whole("state.acq.numAvgFramesSave", 1, minimum=1)
+            else:
                 average = frames
         if frames % average:
             raise MetadataError(
@@ -600,8 +619,9 @@ class ScanImageMetadata:
                 f"state.acq.numberOfFrames ({frames}) is not a multiple of "
                 f"state.acq.numAvgFramesSave ({average})",
             )
+        promised = slices * (frames // average)
         if slices == 1:
-            return ScanStructure(channels=channels, average=average)
+            return ScanStructure(channels=channels, average=average, promised_frames=promised)
         return ScanStructure(
             channels=channels,
             slices=slices,
@@ -609,6 +629,7 @@ class ScanImageMetadata:
             average=average,
             volumetric=True,
             raw_frames_per_volume=slices * frames,
+            promised_frames=promised,
         )
 
     def _number(self, key: str) -> float | None:

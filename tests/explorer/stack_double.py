@@ -69,6 +69,7 @@ class StackDouble:
         self.read_delay = read_delay
         self.paths = ["/nonexistent/double.tif"]
         self.name = "double"
+        self.warnings = ()  # what a partial file leaves out: nothing, for in-memory data
         # Reads are shared between with_options() copies, as the real Stack shares file indexes.
         self._shared = _shared if _shared is not None else {"reads": [], "lock": threading.Lock()}
         self._starts = [np.concatenate([[0], np.cumsum(c)]).astype(int) for c in self.chunks]

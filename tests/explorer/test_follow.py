@@ -184,3 +184,33 @@ def test_follow_from_the_browser_is_a_checked_config(growing):
         assert not ex.follow and not ex._follower.running
     finally:
         ex.close()
+
+
+def test_waiting_for_the_first_volume_then_showing_it(synthetic, tmp_path):
+    """A Light Beads file whose first volume (30 beams) is not complete: the explorer opens
+    with no time points and says it is waiting; following, it shows the first plane as soon
+    as the volume is complete, with a contrast window from real data."""
+    files = synthetic(height=16, width=16, volumes=3, channels=30, lbm=True)
+    data = files.paths[0].read_bytes()
+    path = tmp_path / "beams_00001_00001.tif"
+    path.write_bytes(data[: int(files.ifd_offsets[0][17])])
+    ex = open_explorer(path, follow=True, follow_interval=0.05)
+    try:
+        sent = Sent(ex)
+        assert ex.n_times == 0
+        assert ex.file_note.startswith("waiting for the first complete volume")
+        assert "17 pages after the last complete time point" in ex.file_note
+        time.sleep(0.3)  # several polls find nothing complete: no plane, no error
+        assert sent.of("plane") == [] and ex.errors == []
+        with open(path, "ab") as out:
+            out.write(data[int(files.ifd_offsets[0][17]) : int(files.ifd_offsets[0][31]) + 40])
+        assert wait_for(lambda: ex.n_times == 1 and sent.of("plane"))
+        assert ex.wait()
+        content, buffers = sent.of("plane")[-1]
+        assert (content["time"], content["z"]) == (0, 0)
+        plane = np.frombuffer(buffers[0], content["dtype"]).reshape(content["height"], -1)
+        np.testing.assert_array_equal(plane, files.expected(0, 0, 0))
+        assert ex.file_note == "" and ex.errors == []
+        assert (ex.vmin, ex.vmax) != (0.0, 1.0)
+    finally:
+        ex.close()
