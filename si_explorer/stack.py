@@ -270,7 +270,12 @@ class Stack:
         ]
         return (*position, 0, 0)
 
-    def _block_bounds(self, block) -> list[tuple[int, int]]:
+    def block_bounds(self, block) -> list[tuple[int, int]]:
+        """``(start, stop)`` along each of the five dims of chunk ``block``.
+
+        >>> stack.block_bounds(stack.block_of(0, 10, 3))  # doctest: +SKIP
+        [(0, 1), (10, 11), (3, 4), (0, 512), (0, 512)]
+        """
         bounds = []
         for i, edges in zip(block, self._block_edges):
             if not 0 <= i < len(edges) - 1:
@@ -285,7 +290,7 @@ class Stack:
         where the chunk is one evenly strided run of pages (plain files, one field, backend
         "auto" or "mmap"); a full pass then reads the page cache directly.
         """
-        (f0, f1), (t0, t1), (z0, z1), rows, cols = self._block_bounds(block)
+        (f0, f1), (t0, t1), (z0, z1), rows, cols = self.block_bounds(block)
         if zero_copy and f1 - f0 == 1:
             view = self._zero_copy_view(f0, range(t0, t1), range(z0, z1), rows, cols)
             if view is not None:
@@ -308,7 +313,7 @@ class Stack:
         return self.backend == "mmap" or (self._requested_backend == "auto" and self._planes.raw)
 
     def block_nbytes(self, block) -> int:
-        return math.prod(b - a for a, b in self._block_bounds(block)) * self.dtype.itemsize
+        return math.prod(b - a for a, b in self.block_bounds(block)) * self.dtype.itemsize
 
     # ------------------------------------------------------------------ eager reads
 

@@ -215,7 +215,6 @@ class PlaneController:
         config = config_key(stack)
         timing = PlaneTiming(req.request_id, f, t, z, cache="hit")
         blocks = self._plane_blocks(stack, f, t, z)
-        starts = [np.concatenate([[0], np.cumsum(c)]) for c in stack.chunks]
         limit = max(self.cache.budget, DIRECT_READ_BYTES)
         plane = None
         pieces = []
@@ -237,7 +236,7 @@ class PlaneController:
                 timing.cache = "miss"
             pieces.append((block, arr))
         if plane is None:
-            plane = self._assemble(pieces, starts, f, t, z, stack.shape[3:], stack.dtype)
+            plane = self._assemble(stack, pieces, f, t, z)
         h, w = stack.field_shapes[f]
         plane = np.ascontiguousarray(plane[:h, :w])
         if not self._is_current(generation):
@@ -253,17 +252,14 @@ class PlaneController:
             self._queue_prefetch(stack, config, f, t, z, generation)
 
     @staticmethod
-    def _assemble(pieces, starts, f, t, z, yx_shape, dtype) -> np.ndarray:
-        def local(block, d, i):
-            return i - int(starts[d][block[d]])
-
-        if len(pieces) == 1:
-            block, arr = pieces[0]
-            return arr[local(block, 0, f), local(block, 1, t), local(block, 2, z)]
-        out = np.empty(yx_shape, dtype)
+    def _assemble(stack, pieces, f, t, z) -> np.ndarray:
+        """Plane (f, t, z) from the blocks that hold its parts (several when y or x is split)."""
+        out = None if len(pieces) == 1 else np.empty(stack.shape[3:], stack.dtype)
         for block, arr in pieces:
-            y0, x0 = int(starts[3][block[3]]), int(starts[4][block[4]])
-            part = arr[local(block, 0, f), local(block, 1, t), local(block, 2, z)]
+            (f0, _), (t0, _), (z0, _), (y0, _), (x0, _) = stack.block_bounds(block)
+            part = arr[f - f0, t - t0, z - z0]
+            if out is None:
+                return part
             out[y0 : y0 + part.shape[0], x0 : x0 + part.shape[1]] = part
         return out
 

@@ -113,6 +113,9 @@ class StackDouble:
             self._shared["reads"].append((self.channel, self.chunk_scheme, tuple(block)))
         return np.array(self._data[self._slices(block)])
 
+    def block_bounds(self, block):
+        return [(int(s.start), int(s.stop)) for s in self._slices(block)]
+
     def block_nbytes(self, block):
         n = 1
         for s in self._slices(block):
