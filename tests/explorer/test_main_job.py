@@ -1,9 +1,9 @@
 """The README's main job, end to end: ``si-explorer demo`` on a fresh machine, in a browser.
 
 It writes the demo acquisition (showing progress), serves the explorer with Voila on
-127.0.0.1 and prints the URL; a user opens it, moves the sliders, drags one fast, selects a
-ROI and sees its trace. The screenshot taken at the end is the README's (docs/explorer.png is
-a copy of test-artifacts/explorer.png).
+127.0.0.1 and prints the URL with its access token; a user opens it, moves the sliders, drags
+one fast, selects a ROI and sees its trace. The screenshot taken at the end is the README's
+(docs/explorer.png is a copy of test-artifacts/explorer.png).
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def test_si_explorer_demo_serves_a_working_explorer(new_page, live_screenshot, t
     try:
         line = out.get(timeout=240)
         assert line is not None, f"si-explorer demo exited: {''.join(err_lines)[-2000:]}"
-        url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
+        # The app requires the random token the printed URL carries (tests/test_app_token.py).
+        url = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]{40,}", line).group(0)
         stderr = "".join(err_lines)
         assert "writing the demo acquisition" in stderr and "100%" in stderr  # progress shown
         demo = tmp_path / "demo" / "demo_00001_00001.tif"
