@@ -26,9 +26,10 @@ import numpy as np
 
 import si_explorer
 from si_explorer.synthetic import Acquisition, write_acquisition
+from si_explorer.tiff import build_index
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("open", "walk", "plane", "trace", "pass")
+SECTIONS = ("open", "walk", "timeline", "plane", "trace", "pass")
 
 
 def timed(func, *, repeat: int = 5, min_time: float = 0.0) -> float:
@@ -268,6 +269,40 @@ def bench_walk(workdir: Path, n_pages: int) -> dict:
     return result
 
 
+def bench_timeline(workdir: Path, n_pages: int) -> dict:
+    """Every frame header as data: ``stack.timeline()`` against tifffile parsing every page's
+    description (what tifffile offers for per-frame metadata), warm cache, the same file."""
+    import tifffile
+    from tifffile.tifffile import scanimage_description_metadata
+
+    files = acquisition(
+        workdir,
+        "timeline",
+        Acquisition(volumes=n_pages, height=512, width=512, sparse=True, timestamp_jitter=1e-4),
+    )
+    path = str(files.paths[0])
+
+    def ours():
+        timeline = si_explorer.open(path).timeline(progress=False)
+        assert timeline.sizes["time"] == n_pages
+        return timeline
+
+    def tifffile_headers():
+        with tifffile.TiffFile(path) as tif:
+            return [scanimage_description_metadata(page.description) for page in tif.pages]
+
+    ours()  # the page cache holds the descriptions for both
+    result = {"pages": n_pages, "si_explorer_s": timed(ours, repeat=3)}
+    result["tifffile_s"] = timed(tifffile_headers, repeat=1)
+    result["ratio"] = result["tifffile_s"] / result["si_explorer_s"]
+    print(
+        f"timeline {n_pages:,} pages: {result['si_explorer_s']:.2f} s, tifffile parsing every "
+        f"description {result['tifffile_s']:.1f} s ({result['ratio']:.0f}x)",
+        flush=True,
+    )
+    return result
+
+
 def bench_full_pass(workdir: Path, volumes: int) -> dict:
     """Mean and max projections over time against a plain sequential read of the file.
 
@@ -365,13 +400,13 @@ def bench_plane(workdir: Path, volumes: int) -> dict:
     )
     path = str(files.paths[0])
     stack = si_explorer.open(path)
-    index = stack._planes.files[0].index
+    index = build_index(path)
     rng = np.random.default_rng(0)
     picks = [
         (int(t), int(z))
         for t, z in zip(rng.integers(0, stack.shape[1], 200), rng.integers(0, stack.shape[2], 200))
     ]
-    page_of = {p: int(stack._planes.page_numbers(0, p[0], p[1])) for p in picks}
+    page_of = {p: int(stack.layout.page_numbers(0, p[0], p[1], stack.channel)) for p in picks}
     nbytes = 512 * 512 * 2
     fd = os.open(path, os.O_RDONLY)
     cursor = iter(range(10**9))
@@ -424,8 +459,8 @@ def bench_trace(workdir: Path, volumes: int, size: int) -> dict:
     n_t = stack.shape[1]
     z, y, x = 17, size // 2, size // 3
     roi = (y - 5, y + 5, x - 5, x + 5)
-    index = stack._planes.files[0].index
-    pages = stack._planes.page_numbers(0, np.arange(n_t), z)
+    index = build_index(path)
+    pages = stack.layout.page_numbers(0, np.arange(n_t), z, stack.channel)
     memmap = np.memmap(path, dtype=np.uint8, mode="r")
 
     def floor_pixel():
@@ -536,6 +571,14 @@ def markdown(results: dict) -> str:
             f"cache {w['cached_open_s'] * 1e3:.1f} ms.",
             "",
         ]
+    if results.get("timeline"):
+        tl = results["timeline"]
+        lines += [
+            f"Every frame header as data (`stack.timeline()`, {tl['pages']:,} pages, warm): "
+            f"{tl['si_explorer_s']:.2f} s; tifffile parsing every page's description "
+            f"{tl['tifffile_s']:.1f} s ({tl['ratio']:.0f}x).",
+            "",
+        ]
     if results.get("pass"):
         f = results["pass"]
         lines += [
@@ -605,6 +648,8 @@ def main(argv=None) -> int:
         plot_open(results["open"], args.out / ("quick_open.png" if args.quick else "open_time.png"))
     if "walk" in sections:
         results["walk"] = bench_walk(workdir, 2_000 if args.quick else 100_000)
+    if "timeline" in sections:
+        results["timeline"] = bench_timeline(workdir, 2_000 if args.quick else 100_000)
     if "pass" in sections:
         results["pass"] = bench_full_pass(workdir, 20 if args.quick else 1_500)
     if "plane" in sections:

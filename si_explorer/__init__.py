@@ -13,6 +13,7 @@ from .errors import (
     NotATiffError,
     SIExplorerError,
     SourceNotFoundError,
+    StackIndexError,
     TruncatedFileError,
     TruncatedFileWarning,
 )
@@ -20,7 +21,7 @@ from .export import SourceOverwriteError, TargetExistsError, TiffAppender
 from .open import open
 from .ops import MappedStack
 from .scanimage.layout import Layout, Roi
-from .stack import Stack, StackIndexError
+from .stack import Stack
 
 __version__ = "0.1.0"
 

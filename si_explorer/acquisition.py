@@ -26,6 +26,10 @@ class StackMetadata:
         self.scanimage = scanimage
         self._planes = planes
 
+    def for_planes(self, planes) -> StackMetadata:
+        """The same metadata seen through another plane source (a stack that grew)."""
+        return StackMetadata(self.scanimage, planes)
+
     def __getattr__(self, name):
         # Only called for names not found here: frame_rate, roi_groups, get, keys, ...
         if name.startswith("__") or name in ("scanimage", "_planes"):

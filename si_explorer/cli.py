@@ -14,9 +14,10 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
-from .errors import SIExplorerError
+from .errors import FrameHeaderWarning, SIExplorerError, TruncatedFileWarning
 
 
 def _cache_dir() -> Path:
@@ -29,37 +30,22 @@ INDEX_METHODS = {
     "stride": "constant stride, predicted and verified",
     "walk": "IFD chain walked (no constant stride)",
     "cache": "IFD walk loaded from the index cache",
+    None: "predicted from size (indexed when first read)",
+    "series": "tifffile series",
 }
 
 
 def describe(stack) -> dict:
     """What ``si-explorer info`` prints, as plain data."""
-    planes = stack._planes
     files = []
-    for source in getattr(planes, "files", []):
-        entry = {
-            "path": source.path,
-            "bytes": os.path.getsize(source.path),
-            "pages": source.expected_pages,
-        }
-        if source.indexed:
-            index = source.index
-            entry.update(
-                index=INDEX_METHODS.get(index.method, index.method),
-                stride=index.stride,
-                missing_bytes=index.missing_bytes,
-            )
-        else:
-            entry["index"] = "predicted from size (indexed when first read)"
+    for facts in stack.files():
+        entry = {"path": facts.path, "bytes": os.path.getsize(facts.path)}
+        if facts.pages is not None:
+            entry["pages"] = facts.pages
+        entry["index"] = INDEX_METHODS[facts.index]
+        if facts.index in ("stride", "walk", "cache"):
+            entry.update(stride=facts.stride, missing_bytes=facts.missing_bytes)
         files.append(entry)
-    if not files:
-        files = [
-            {
-                "path": stack.paths[0],
-                "bytes": os.path.getsize(stack.paths[0]),
-                "index": "tifffile series",
-            }
-        ]
     md = stack.metadata
     layout = stack.layout
     info = {
@@ -73,6 +59,7 @@ def describe(stack) -> dict:
         "flyback_frames": layout.flyback if layout else 0,
         "files": files,
         "backend": stack.backend,
+        "notes": list(stack.warnings),
     }
     if md is not None:
         start = md.acquisition_start
@@ -83,6 +70,16 @@ def describe(stack) -> dict:
             pixel_size_um=list(md.pixel_size_um) if md.pixel_size_um else None,
             acquisition_start=start.isoformat() if start else None,
         )
+        if md.flavor == "scanimage" and stack.shape[1]:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", FrameHeaderWarning)
+                timeline = stack.timeline()
+            info.update(
+                frame_rate_measured_hz=timeline.attrs["frame_rate_measured_hz"],
+                time_span_s=timeline.attrs["time_span_s"],
+                dropped_frames=timeline.attrs["dropped_frames"],
+            )
+            info["notes"] += [str(w.message) for w in caught]
     return info
 
 
@@ -104,6 +101,7 @@ def _print_info(info: dict) -> None:
     for key, label in (
         ("scanimage", "software"),
         ("frame_rate_hz", "frame rate"),
+        ("frame_rate_measured_hz", "measured"),
         ("volume_rate_hz", "volume rate"),
         ("pixel_size_um", "pixel (µm)"),
         ("acquisition_start", "started"),
@@ -112,6 +110,11 @@ def _print_info(info: dict) -> None:
             value = info[key]
             value = f"{value:.4g} Hz" if key.endswith("_hz") else value
             print(f"  {label:<12} {value}")
+    if "dropped_frames" in info:
+        dropped = info["dropped_frames"]
+        shown = ", ".join(f"{n:,}" for n in dropped[:10]) + (", ..." if len(dropped) > 10 else "")
+        print(f"  time span    {info['time_span_s']:.6g} s (frame timestamps)")
+        print(f"  dropped      {len(dropped):,} frames" + (f": {shown}" if dropped else ""))
     for entry in info["files"]:
         stride = f", stride {entry['stride']:,} B" if entry.get("stride") else ""
         pages = f"{entry['pages']:,} pages, " if "pages" in entry else ""
@@ -119,6 +122,8 @@ def _print_info(info: dict) -> None:
             f"  file         {entry['path']}: {entry['bytes']:,} B, {pages}index: "
             f"{entry['index']}{stride}"
         )
+    for note in info["notes"]:
+        print(f"  note         {note}")
 
 
 def _info(args) -> int:
@@ -126,8 +131,11 @@ def _info(args) -> int:
 
     infos = []
     for path in args.files:
-        with open_stack(path) as stack:
-            infos.append(describe(stack))
+        with warnings.catch_warnings():
+            # What a partial file leaves out is printed as a note, not as a Python warning.
+            warnings.simplefilter("ignore", TruncatedFileWarning)
+            with open_stack(path) as stack:
+                infos.append(describe(stack))
     if args.json:
         print(json.dumps(infos if len(infos) > 1 else infos[0], indent=2))
     else:

@@ -62,5 +62,13 @@ class MetadataError(SIExplorerError, ValueError):
     """ScanImage metadata is unreadable or contradicts the file."""
 
 
+class StackIndexError(SIExplorerError, IndexError):
+    """An index or ROI outside the stack."""
+
+
 class TruncatedFileWarning(UserWarning):
     """The file ends inside a page: the complete pages are served, the rest is missing."""
+
+
+class FrameHeaderWarning(UserWarning):
+    """Some pages' frame headers could not be read: their timeline values are NaN / -1."""

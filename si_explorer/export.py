@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SIExplorerError
-from .stack import DIMS, StackIndexError
+from .chunking import DIMS
+from .errors import SIExplorerError, StackIndexError
 
 #: Dims of an exported Zarr array (OME-NGFF orders axes time, custom, space).
 OUTPUT_DIMS = ("time", "field", "z", "y", "x")
@@ -120,19 +120,15 @@ def normalize_selection(selection, shape) -> tuple[range, ...]:
 
 
 class _Reader:
-    """Reads 5-D pieces of a Stack (directly, no dask) or of a MappedStack (through dask)."""
+    """Reads 5-D pieces of a Stack (directly, no dask) or of a MappedStack (through dask):
+    both index eagerly to numpy."""
 
     def __init__(self, source):
-        from .ops import MappedStack
-
         self.source = source
-        self.mapped = isinstance(source, MappedStack)
+        self.mapped = source.reads_in_parallel
 
     def read(self, ranges) -> np.ndarray:
-        key = tuple(slice(r.start, r.stop, r.step) for r in ranges)
-        if self.mapped:
-            return np.asarray(self.source.data[key].compute())
-        return self.source[key]
+        return self.source[tuple(slice(r.start, r.stop, r.step) for r in ranges)]
 
 
 def _sub(ranges, dim: int, start: int, stop: int) -> tuple[range, ...]:

@@ -1,10 +1,13 @@
-"""``si_explorer.open``: from paths to a :class:`~si_explorer.stack.Stack`.
+"""``si_explorer.open``: from paths to a :class:`~si_explorer.stack.Stack`, in four steps.
 
-The steps, each in its own module: resolve the files of an acquisition; index the first
-file (predicted and verified stride, or a walk); read its ScanImage metadata; resolve the
-layout (stated by the user, from the metadata, or from tifffile for other TIFFs); predict
-the other files' page counts from their sizes (they are indexed when first read); build the
-planes reader and the stack.
+1. Resolve the files of an acquisition (a path, a glob, a list; numbered files consecutive).
+2. Index them (``_index_files``): the first file's page index (predicted and verified stride,
+   or a walk); the other files' page counts predicted from their sizes where that is exact.
+3. Resolve the layout (``_resolve_layout``): stated by the user, from the ScanImage metadata,
+   or from tifffile's axes for other TIFFs; what a stopped or still-written recording leaves
+   out is named in a warning.
+4. Build the plane source and the stack (``_paged_stack``), or fall back to tifffile's series
+   reader for TIFFs whose pages are not uniform.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from .errors import (
 from .read.planes import PagedPlanes, SeriesPlanes, SourceFile
 from .scanimage.layout import Layout, layout_for_pages, layout_from_metadata, plural
 from .scanimage.metadata import read_metadata
-from .stack import Stack, _with_channel
+from .stack import Stack, checked_channel
 from .tiff import NonUniformPagesError, PageIndex, build_index
 from .tiff.ifd import ByteSource, IfdPastEnd, parse_ifd, read_header
 from .tiff.page import page_format
@@ -192,9 +195,26 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
     """
     paths = resolve_sources(source)
     try:
-        first = build_index(paths[0], progress=progress)
+        files = _index_files(paths, progress)
     except NonUniformPagesError:
         return _open_series(paths, channel, layout, chunks, backend)
+    scanimage = read_metadata(
+        paths[0], files[0].reader.read_bytes, first_description=_first_description(files[0])
+    )
+    resolved = _resolve_layout(files, scanimage, layout, lbm)
+    if resolved is None:
+        return _open_series(paths, channel, layout, chunks, backend)
+    n_pages = sum(f.expected_pages for f in files)
+    notes = _partial_notes(files[-1], resolved, n_pages, scanimage if layout is None else None)
+    for note in notes:
+        warnings.warn(note, TruncatedFileWarning, stacklevel=2)
+    return _paged_stack(files, resolved, scanimage, channel, chunks, backend, mosaic, notes)
+
+
+def _index_files(paths: list[str], progress) -> list[SourceFile]:
+    """The first file indexed; the others predicted from their sizes where that is exact
+    (indexed when first read), else indexed now. Only the last may end inside a page."""
+    first = build_index(paths[0], progress=progress)
     files = [SourceFile(paths[0], first.n_pages, first)]
     for path in paths[1:]:
         predicted = _predicted_pages(first, path)
@@ -205,45 +225,41 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
         else:
             _check_first_page(first, path)
             files.append(SourceFile(path, predicted))
-    n_pages = sum(f.expected_pages for f in files)
     for f in files[:-1]:
         if f.indexed and f.index.missing_bytes:
             raise LayoutError(
                 f.path, "ends inside a page but is not the last file of the acquisition"
             )
+    return files
 
-    scanimage = read_metadata(
-        paths[0], files[0].reader.read_bytes, first_description=_first_description(files[0])
-    )
-    if scanimage is not None and layout is None:
-        _check_earlier_files(files, scanimage.structure.channels)
-    notes = []
+
+def _resolve_layout(
+    files: list[SourceFile], scanimage, layout: Layout | None, lbm
+) -> Layout | None:
+    """The layout stated by the user (checked), or from the ScanImage metadata, or from
+    tifffile's series for other TIFFs; None when only tifffile's series reader fits."""
+    path, n_pages = files[0].path, sum(f.expected_pages for f in files)
+    page_shape = files[0].index.shape
     if layout is not None:
         if not isinstance(layout, Layout):
             raise LayoutError(
-                paths[0], f"layout must be a si_explorer.Layout, not {type(layout).__name__}"
+                path, f"layout must be a si_explorer.Layout, not {type(layout).__name__}"
             )
-        resolved = layout.check(n_pages, first.shape, paths[0])
-        if resolved.frames is None:
-            resolved = resolved.with_frames(n_pages)
-    elif scanimage is not None:
-        resolved = layout_from_metadata(scanimage, n_pages, first.shape, lbm=lbm, path=paths[0])
-    else:
-        resolved = _tifffile_call(paths[0], _layout_from_tifffile, paths[0], n_pages, first.shape)
-        if resolved is None:
-            return _open_series(paths, channel, layout, chunks, backend)
-    notes += _partial_notes(files[-1], resolved, n_pages, scanimage if layout is None else None)
-    for note in notes:
-        warnings.warn(note, TruncatedFileWarning, stacklevel=2)
+        resolved = layout.check(n_pages, page_shape, path)
+        return resolved.with_frames(n_pages) if resolved.frames is None else resolved
+    if scanimage is not None:
+        _check_earlier_files(files, scanimage.structure.channels)
+        return layout_from_metadata(scanimage, n_pages, page_shape, lbm=lbm, path=path)
+    return _tifffile_call(path, _layout_from_tifffile, path, n_pages, page_shape)
 
-    channels = list(scanimage.channel_save) if scanimage is not None and not resolved.lbm else None
-    if not channels or len(channels) != resolved.channels:
-        channels = list(range(1, resolved.channels + 1))
-    planes = PagedPlanes(files, resolved, 0, mosaic=mosaic)
+
+def _paged_stack(files, layout, scanimage, channel, chunks, backend, mosaic, notes) -> Stack:
+    channels = list(scanimage.channel_save) if scanimage is not None and not layout.lbm else None
+    if not channels or len(channels) != layout.channels:
+        channels = list(range(1, layout.channels + 1))
+    planes = PagedPlanes(files, layout, 0, mosaic=mosaic)
     if channel:
-        planes = _with_channel(planes, channel, channels, paths[0])
-    elif resolved.channels < 1:
-        raise LayoutError(paths[0], "the layout has no channels")
+        planes = planes.with_channel(checked_channel(channel, channels, files[0].path))
     metadata = StackMetadata(scanimage, planes) if scanimage is not None else None
     return Stack(
         planes,

@@ -27,8 +27,9 @@ import operator
 
 import numpy as np
 
+from . import export
+from .chunking import DIMS
 from .errors import SIExplorerError
-from .stack import DIMS
 
 STATS = ("max", "min", "mean", "std")
 
@@ -143,6 +144,8 @@ class MappedStack:
 
     dims = DIMS
     ndim = 5
+    #: Indexing computes through dask's threads; export then keeps its own pool small.
+    reads_in_parallel = True
 
     def __init__(self, stack, data, steps: tuple[str, ...]):
         self.stack = stack
@@ -207,15 +210,11 @@ class MappedStack:
 
     def to_zarr(self, path, **kwargs):
         """Write the mapped pixels to OME-Zarr (see :func:`si_explorer.export.to_zarr`)."""
-        from .export import to_zarr
-
-        return to_zarr(self, path, **kwargs)
+        return export.to_zarr(self, path, **kwargs)
 
     def to_tiff(self, path, **kwargs):
         """Write the mapped pixels to an OME-TIFF (see :func:`si_explorer.export.to_tiff`)."""
-        from .export import to_tiff
-
-        return to_tiff(self, path, **kwargs)
+        return export.to_tiff(self, path, **kwargs)
 
 
 # ---------------------------------------------------------------------- projections
@@ -309,7 +308,7 @@ def _zero_copy(stack) -> bool:
     if not all(stack.shape):
         return False
     rows, cols = (0, stack.shape[3]), (0, stack.shape[4])
-    return stack._zero_copy_view(0, range(1), range(stack.shape[2]), rows, cols) is not None
+    return stack.zero_copy_view(0, range(1), range(stack.shape[2]), rows, cols) is not None
 
 
 def _small_int(dtype) -> bool:

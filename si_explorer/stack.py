@@ -4,67 +4,20 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 from collections.abc import Iterator
 from functools import cached_property
 
 import numpy as np
 
-from .errors import SIExplorerError
+from . import export, ops, timeline
+from .chunking import DIMS, chunk_spec, parse_chunks
+from .errors import FrameHeaderWarning, SIExplorerError, StackIndexError
 from .read.pages import BACKENDS
-
-DIMS = ("field", "time", "z", "y", "x")
-
 
 #: Attributes derived from a stack's shape and chunks (cached properties): dropped when it is
 #: pickled and when Stack.refresh changes its shape, rebuilt on first use.
-DERIVED = ("data", "chunks", "_block_edges")
-
-
-class StackIndexError(SIExplorerError, IndexError):
-    """An index or ROI outside the stack."""
-
-
-def chunk_spec(chunks, shape: tuple[int, ...]):
-    """The block shape a chunk scheme asks for: ``"page"``, ``"volume"``, ``"frames:k"`` or 5 sizes.
-
-    Cheap: the per-block tuples are built by :func:`parse_chunks` only when needed (for
-    300,000 pages they cost 3 ms, more than opening the file).
-
-    >>> chunk_spec("frames:4", (1, 10, 3, 8, 8))
-    (1, 4, 3, 8, 8)
-    """
-    f, t, z, y, x = shape
-    if isinstance(chunks, str):
-        scheme = chunks.strip().lower()
-        if scheme == "page":
-            return (1, 1, 1, y, x)
-        if scheme == "volume":
-            return (1, 1, z, y, x)
-        if scheme.startswith("frames:"):
-            k = scheme.split(":", 1)[1]
-            if not k.isdigit() or int(k) < 1:
-                raise SIExplorerError(
-                    None, f"chunks {chunks!r}: k in 'frames:k' must be an integer >= 1"
-                )
-            return (1, min(int(k), max(t, 1)), z, y, x)
-        raise SIExplorerError(
-            None, f"chunks {chunks!r}: use 'page', 'volume', 'frames:k' or a tuple of 5 sizes"
-        )
-    spec = chunks if isinstance(chunks, dict) else tuple(chunks)
-    if not isinstance(spec, dict) and len(spec) != 5:
-        raise SIExplorerError(None, f"chunks {chunks!r}: give one entry per dimension {DIMS}")
-    parse_chunks(spec, shape)  # explicit chunks are validated now, not at the first read
-    return spec
-
-
-def parse_chunks(spec, shape: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
-    """Dask chunks (a tuple of block sizes per dimension) for a :func:`chunk_spec`."""
-    from dask.array.core import normalize_chunks
-
-    try:
-        return normalize_chunks(spec, shape=shape, dtype=np.int16)
-    except (ValueError, TypeError) as exc:
-        raise SIExplorerError(None, f"chunks {spec!r}: {exc}") from None
+DERIVED = ("data", "chunks", "_block_edges", "_timeline")
 
 
 class _BlockGetter:
@@ -101,6 +54,8 @@ class Stack:
     """
 
     dims = DIMS
+    #: Indexing reads in the calling thread (see MappedStack, whose reads go through dask).
+    reads_in_parallel = False
 
     def __init__(
         self,
@@ -174,12 +129,16 @@ class Stack:
     @property
     def layout(self):
         """The :class:`~si_explorer.Layout` that maps pages to (field, time, z), if paged."""
-        return getattr(self._planes, "layout", None)
+        return self._planes.layout
 
     @property
     def paths(self) -> list[str]:
-        files = getattr(self._planes, "files", None)
-        return [f.path for f in files] if files else [self._planes.path]
+        return self._planes.paths
+
+    def files(self) -> list:
+        """One :class:`~si_explorer.read.planes.FileFacts` per file: its pages and how its page
+        index was built (what ``si-explorer info`` prints)."""
+        return self._planes.files()
 
     @property
     def name(self) -> str:
@@ -187,6 +146,12 @@ class Stack:
 
         first = os.path.basename(self.paths[0])
         return first if len(self.paths) == 1 else f"{first} (+{len(self.paths) - 1} files)"
+
+    @property
+    def plane_source(self):
+        """The :class:`~si_explorer.read.planes.PlaneSource` this stack reads through (replaced,
+        never changed, when the stack grows or another channel is chosen)."""
+        return self._planes
 
     @property
     def metadata(self):
@@ -210,7 +175,7 @@ class Stack:
         """
         planes = self._planes
         if channel is not None and channel != self.channel:
-            planes = _with_channel(planes, channel, self.channels, self.paths[0])
+            planes = planes.with_channel(checked_channel(channel, self.channels, self.paths[0]))
         return Stack(
             planes,
             metadata=self._metadata,
@@ -239,7 +204,7 @@ class Stack:
             self.channel,
             self.backend,
             self.chunks,
-            getattr(self._planes, "mosaic", False),
+            self._planes.mosaic,
         )
         return da.from_array(
             getter,
@@ -292,17 +257,18 @@ class Stack:
         """
         (f0, f1), (t0, t1), (z0, z1), rows, cols = self.block_bounds(block)
         if zero_copy and f1 - f0 == 1:
-            view = self._zero_copy_view(f0, range(t0, t1), range(z0, z1), rows, cols)
+            view = self.zero_copy_view(f0, range(t0, t1), range(z0, z1), rows, cols)
             if view is not None:
                 return view
         return self._planes.read(
             np.arange(f0, f1), np.arange(t0, t1), np.arange(z0, z1), rows, cols, self.backend
         )
 
-    def _zero_copy_view(self, field: int, times: range, zs: range, rows, cols):
-        """A read-only view of the memory map holding these pixels, or None where the reads
-        may not use the map or the pixels are not one evenly strided run of pages."""
-        if not self._mmap_allowed or not hasattr(self._planes, "view"):
+    def zero_copy_view(self, field: int, times: range, zs: range, rows, cols):
+        """A read-only ``(1, time, z, y, x)`` view of the memory map holding these pixels, or
+        None where the reads may not use the map or the pixels are not one evenly strided run
+        of pages (then read a copy)."""
+        if not self._mmap_allowed:
             return None
         return self._planes.view(field, times, zs, rows, cols)
 
@@ -486,17 +452,48 @@ class Stack:
         md = self._metadata
         return None if md is None else md.time_seconds(self.shape[1])
 
+    def timeline(self, progress=None):
+        """Every frame header as an :class:`xarray.Dataset` with dims ``("time", "z")``.
+
+        Variables: ``frame_number``, ``timestamp`` (s, ``frameTimestamps_sec``),
+        ``acquisition_number``, ``frame_number_acquisition``, ``end_of_acquisition``,
+        ``acq_trigger_timestamp``, ``next_file_marker_timestamp`` and ``header_ok`` per plane
+        of this channel (Light Beads: each beam's own page; multi-ROI fields share their
+        page's header); ``aux_trigger0`` .. ``aux_trigger3`` ``(time, event)``: each time
+        point's trigger times, NaN-padded; ``i2c_data`` ``(time,)``: the I2CData text.
+        ``attrs["dropped_frames"]`` lists frame numbers missing from the sequence (across the
+        files of an acquisition; flyback frames are not dropped), and the measured and
+        configured frame rates, the time span and the epoch are attrs too.
+
+        Reads only the description bytes of each frame (one gather where the page stride is
+        constant) and caches the result with the stack. Raises :class:`SIExplorerError` for
+        files without frame headers (ScanImage 3.x, other TIFFs); headers that cannot be read
+        give NaN / -1 and a :class:`~si_explorer.errors.FrameHeaderWarning` naming the first
+        such page.
+
+        >>> tl = stack.timeline()                               # doctest: +SKIP
+        >>> tl.timestamp.sel(z=0).values[:3], tl.attrs["dropped_frames"]  # doctest: +SKIP
+        """
+        if "_timeline" not in self.__dict__:
+            self.__dict__["_timeline"] = timeline.build(self, progress=progress)
+        return self.__dict__["_timeline"]
+
     def to_xarray(self):
         """A dask-backed :class:`xarray.DataArray` with named dims and coordinates.
 
-        Time is in seconds and y/x in micrometres where the metadata says so; otherwise
-        indices. Displays in napari as it is.
+        Time is in seconds: each time point's first plane's ``frameTimestamps_sec`` where the
+        frame headers have them (ScanImage 2016+, see :meth:`timeline`), else the nominal frame
+        period; ``attrs["time_source"]`` says which. y/x are in micrometres where the metadata
+        says so; otherwise indices. Displays in napari as it is.
         """
         import xarray as xr
 
         f, t, z, y, x = self.shape
         coords = {"field": np.arange(f), "z": np.arange(z)}
-        seconds = self.time_seconds
+        seconds, source = self._measured_times()
+        if seconds is None:
+            seconds = self.time_seconds
+            source = "nominal frame period (1 / frame rate)" if seconds is not None else "index"
         coords["time"] = (
             xr.Variable("time", seconds, {"units": "s"}) if seconds is not None else np.arange(t)
         )
@@ -505,8 +502,19 @@ class Stack:
             coords[dim] = (
                 xr.Variable(dim, np.arange(n) * size, {"units": "µm"}) if size else np.arange(n)
             )
-        attrs = {"source": self.paths[0], "channel": self.channel}
+        attrs = {"source": self.paths[0], "channel": self.channel, "time_source": source}
         return xr.DataArray(self.data, dims=self.dims, coords=coords, attrs=attrs, name=self.name)
+
+    def _measured_times(self) -> tuple[np.ndarray | None, str | None]:
+        """Each time point's timestamp from the frame headers, when every one was read."""
+        if self._metadata is None or self._metadata.flavor != "scanimage":
+            return None, None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FrameHeaderWarning)  # then the nominal times
+            stamps = self.timeline().timestamp.values[:, 0]
+        if not np.isfinite(stamps).all():
+            return None, None
+        return stamps, "frameTimestamps_sec"
 
     # ------------------------------------------------------------------ lifetime
 
@@ -515,14 +523,25 @@ class Stack:
         self._planes.close()
 
     def refresh(self) -> int:
-        """Pick up complete volumes appended to the last file since open (a file still being
-        acquired); returns the number of new time points. See :mod:`si_explorer.refresh`.
+        """Pick up the complete time points appended to the last file since it was opened (a
+        recording still being acquired); returns how many are new (0 when none are).
+
+        Stacks and dask arrays made before keep their shape and keep working.
 
         >>> stack.refresh()      # doctest: +SKIP
         """
-        from .refresh import refresh
-
-        return refresh(self)
+        grown = self._planes.grown()
+        if grown is None:
+            return 0
+        added = grown.shape[1] - self.shape[1]
+        self._planes = grown
+        if self._metadata is not None:
+            # A new object: stacks made by with_options share the old one.
+            self._metadata = self._metadata.for_planes(grown)
+        self._chunk_spec = chunk_spec(self.chunk_scheme, self.shape)
+        for name in DERIVED:
+            self.__dict__.pop(name, None)
+        return int(added)
 
     def __enter__(self) -> Stack:
         return self
@@ -547,9 +566,7 @@ class Stack:
         >>> scaled = stack.map(lambda block: block * 0.5, dtype="float32")   # doctest: +SKIP
         >>> scaled[0, 10, 3]                   # reads and maps one chunk     # doctest: +SKIP
         """
-        from .ops import map_stack
-
-        return map_stack(self, func, dtype=dtype)
+        return ops.map_stack(self, func, dtype=dtype)
 
     def project(self, stat="max", axis="time", *, progress=None, chunks=None):
         """Reduce ``axis`` with "max", "min", "mean" or "std" (or a tuple of them) in one pass
@@ -561,9 +578,7 @@ class Stack:
         >>> stack.project("max").shape                    # (field, z, y, x)  # doctest: +SKIP
         >>> mean, mip = stack.project(("mean", "max"), progress=True)         # doctest: +SKIP
         """
-        from .ops import project
-
-        return project(self, stat, axis, progress=progress, chunks=chunks)
+        return ops.project(self, stat, axis, progress=progress, chunks=chunks)
 
     def to_zarr(
         self,
@@ -580,9 +595,7 @@ class Stack:
 
         >>> stack.to_zarr("part.ome.zarr", selection=(0, slice(0, 100)))     # doctest: +SKIP
         """
-        from .export import to_zarr
-
-        return to_zarr(
+        return export.to_zarr(
             self,
             path,
             selection=selection,
@@ -598,9 +611,7 @@ class Stack:
 
         >>> stack.to_tiff("part.ome.tif", selection=(0, slice(0, 100)))      # doctest: +SKIP
         """
-        from .export import to_tiff
-
-        return to_tiff(
+        return export.to_tiff(
             self,
             path,
             selection=selection,
@@ -610,15 +621,12 @@ class Stack:
         )
 
 
-def _with_channel(planes, channel, channels, path):
+def checked_channel(channel: int, channels: list, path: str) -> int:
+    """``channel`` when it indexes ``channels``, else a clear error naming the file."""
     if not 0 <= channel < len(channels):
         raise SIExplorerError(
             path,
             f"channel {channel} does not exist: saved channels are {channels} "
             f"(give channel=0..{len(channels) - 1})",
         )
-    clone = planes.__class__.__new__(planes.__class__)
-    state = planes.__getstate__()
-    state["channel"] = channel
-    clone.__setstate__(state)
-    return clone
+    return channel

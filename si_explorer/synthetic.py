@@ -33,6 +33,7 @@ import pathlib
 import re
 import struct
 from dataclasses import dataclass, field
+from importlib import resources
 
 import numpy as np
 
@@ -80,427 +81,13 @@ _DESCRIPTION_TEMPLATE = (
     "I2CData = {}\n"
 )
 
-# FrameData of the sample, verbatim and in its key order (backslashes doubled, over-long lines
-# continued with a trailing backslash). The six lines marked <generated> hold 64-entry cell arrays
-# and the resonant sample mask; _sample_constant_lines() and _resonant_mask() rebuild them
-# (exactly, for the sample's settings) so that this block stays readable.
-_SAMPLE_FRAME_DATA = """\
-SI.LINE_FORMAT_VERSION = 1
-SI.PREMIUM = true
-SI.TIFF_FORMAT_VERSION = 4
-SI.VERSION_COMMIT = '3baa4b74bec9938bfd4c7403bddbe78f2a0ccd93'
-SI.VERSION_MAJOR = 2021
-SI.VERSION_MINOR = 0
-SI.VERSION_UPDATE = 0
-SI.acqState = 'grab'
-SI.acqsPerLoop = 1
-SI.errorMsg = ''
-SI.extTrigEnable = false
-SI.fieldCurvatureRxs = []
-SI.fieldCurvatureRys = []
-SI.fieldCurvatureTilt = 0
-SI.fieldCurvatureTip = 0
-SI.fieldCurvatureZs = []
-SI.hBeams.enablePowerBox = false
-SI.hBeams.errorMsg = ''
-SI.hBeams.flybackBlanking = true
-SI.hBeams.interlaceDecimation = 1
-SI.hBeams.interlaceOffset = 0
-SI.hBeams.lengthConstants = Inf
-SI.hBeams.name = 'SI Beams'
-SI.hBeams.powerBoxEndFrame = Inf
-SI.hBeams.powerBoxStartFrame = 1
-SI.hBeams.powerBoxes.rect = [0.25 0.25 0.5 0.5]
-SI.hBeams.powerBoxes.powers = NaN
-SI.hBeams.powerBoxes.name = ''
-SI.hBeams.powerBoxes.oddLines = true
-SI.hBeams.powerBoxes.evenLines = true
-SI.hBeams.powerBoxes.mask = []
-SI.hBeams.powerFractionLimits = 1
-SI.hBeams.powerFractions = 0.2
-SI.hBeams.powers = 20
-SI.hBeams.pzAdjust = scanimage.types.BeamAdjustTypes.None
-SI.hBeams.pzFunction = {'@scanimage.util.defaultPowerFunction'}
-SI.hBeams.pzLUTSource = {''}
-SI.hBeams.reserverInfo = ''
-SI.hBeams.totalNumBeams = 1
-SI.hBeams.userInfo = ''
-SI.hBeams.warnMsg = ''
-SI.hCameraManager.errorMsg = ''
-SI.hCameraManager.name = 'SI CameraManager'
-SI.hCameraManager.reserverInfo = ''
-SI.hCameraManager.userInfo = ''
-SI.hCameraManager.warnMsg = ''
-SI.hChannels.channelAdcResolution = <generated>
-SI.hChannels.channelDisplay = [1 2]
-SI.hChannels.channelInputRange = {[-1 1] [-1 1]}
-SI.hChannels.channelLUT = <generated>
-SI.hChannels.channelMergeColor = <generated>
-SI.hChannels.channelName = <generated>
-SI.hChannels.channelOffset = [259 56]
-SI.hChannels.channelSave = [1 2]
-SI.hChannels.channelSubtractOffset = [true true]
-SI.hChannels.channelType = <generated>
-SI.hChannels.channelsActive = [1 2]
-SI.hChannels.channelsAvailable = 2
-SI.hChannels.errorMsg = ''
-SI.hChannels.loggingEnable = 1
-SI.hChannels.name = 'SI Channels'
-SI.hChannels.reserverInfo = ''
-SI.hChannels.userInfo = ''
-SI.hChannels.warnMsg = ''
-SI.hConfigurationSaver.cfgFilename = 'C:\\Users\\2P-User\\Documents\\MATLAB\\config\\2channel_inte\
-nsity.cfg'
-SI.hConfigurationSaver.errorMsg = ''
-SI.hConfigurationSaver.name = 'SI ConfigurationSaver'
-SI.hConfigurationSaver.reserverInfo = ''
-SI.hConfigurationSaver.userInfo = ''
-SI.hConfigurationSaver.usrFilename = 'C:\\Users\\2P-User\\Documents\\MATLAB\\config\\kyle.usr'
-SI.hConfigurationSaver.warnMsg = ''
-SI.hCoordinateSystems.errorMsg = ''
-SI.hCoordinateSystems.name = 'SI CoordinateSystems'
-SI.hCoordinateSystems.reserverInfo = ''
-SI.hCoordinateSystems.userInfo = ''
-SI.hCoordinateSystems.warnMsg = ''
-SI.hCycleManager.cycleIterIdxTotal = 0
-SI.hCycleManager.cyclesCompleted = 0
-SI.hCycleManager.enabled = false
-SI.hCycleManager.errorMsg = ''
-SI.hCycleManager.itersCompleted = 0
-SI.hCycleManager.name = 'SI CycleManager'
-SI.hCycleManager.reserverInfo = ''
-SI.hCycleManager.totalCycles = 1
-SI.hCycleManager.userInfo = ''
-SI.hCycleManager.warnMsg = ''
-SI.hDisplay.autoScaleSaturationFraction = [0.1 0.01]
-SI.hDisplay.channelsMergeEnable = false
-SI.hDisplay.channelsMergeFocusOnly = false
-SI.hDisplay.displayRollingAverageFactor = 1
-SI.hDisplay.displayRollingAverageFactorLock = false
-SI.hDisplay.enableScanfieldDisplays = false
-SI.hDisplay.errorMsg = ''
-SI.hDisplay.lineScanHistoryLength = 1000
-SI.hDisplay.name = 'SI Display'
-SI.hDisplay.renderer = 'auto'
-SI.hDisplay.reserverInfo = ''
-SI.hDisplay.scanfieldDisplayColumns = 5
-SI.hDisplay.scanfieldDisplayRows = 5
-SI.hDisplay.scanfieldDisplayTilingMode = 'Auto'
-SI.hDisplay.scanfieldDisplays.enable = false
-SI.hDisplay.scanfieldDisplays.name = 'Display 1'
-SI.hDisplay.scanfieldDisplays.channel = 1
-SI.hDisplay.scanfieldDisplays.roi = 1
-SI.hDisplay.scanfieldDisplays.z = 0
-SI.hDisplay.selectedZs = []
-SI.hDisplay.showScanfieldDisplayNames = true
-SI.hDisplay.userInfo = ''
-SI.hDisplay.volumeDisplayStyle = '3D'
-SI.hDisplay.warnMsg = ''
-SI.hFastZ.actuatorLag = 0
-SI.hFastZ.discardFlybackFrames = false
-SI.hFastZ.enable = false
-SI.hFastZ.enableFieldCurveCorr = false
-SI.hFastZ.errorMsg = ''
-SI.hFastZ.flybackTime = 0
-SI.hFastZ.hasFastZ = true
-SI.hFastZ.name = 'SI FastZ'
-SI.hFastZ.numDiscardFlybackFrames = 0
-SI.hFastZ.position = 0
-SI.hFastZ.reserverInfo = ''
-SI.hFastZ.userInfo = ''
-SI.hFastZ.volumePeriodAdjustment = -0.0006
-SI.hFastZ.warnMsg = ''
-SI.hFastZ.waveformType = 'sawtooth'
-SI.hIntegrationRoiManager.enable = false
-SI.hIntegrationRoiManager.enableDisplay = true
-SI.hIntegrationRoiManager.errorMsg = ''
-SI.hIntegrationRoiManager.integrationHistoryLength = 1000
-SI.hIntegrationRoiManager.name = 'SI IntegrationRoiManager'
-SI.hIntegrationRoiManager.outputChannelsEnabled = []
-SI.hIntegrationRoiManager.outputChannelsFunctions = {}
-SI.hIntegrationRoiManager.outputChannelsNames = {}
-SI.hIntegrationRoiManager.outputChannelsPhysicalNames = {}
-SI.hIntegrationRoiManager.outputChannelsRoiNames = {}
-SI.hIntegrationRoiManager.postProcessFcn = '@scanimage.components.integrationRois.integrationPostP\
-rocessingFcn'
-SI.hIntegrationRoiManager.reserverInfo = ''
-SI.hIntegrationRoiManager.userInfo = ''
-SI.hIntegrationRoiManager.warnMsg = ''
-SI.hMotionManager.correctionBoundsXY = [-5 5]
-SI.hMotionManager.correctionBoundsZ = [-50 50]
-SI.hMotionManager.correctionDeviceXY = 'galvos'
-SI.hMotionManager.correctionDeviceZ = 'fastz'
-SI.hMotionManager.correctionEnableXY = false
-SI.hMotionManager.correctionEnableZ = false
-SI.hMotionManager.correctorClassName = 'scanimage.components.motionCorrectors.SimpleMotionCorrecto\
-r'
-SI.hMotionManager.enable = false
-SI.hMotionManager.errorMsg = ''
-SI.hMotionManager.estimatorClassName = 'scanimage.components.motionEstimators.SimpleMotionEstimato\
-r'
-SI.hMotionManager.motionHistoryLength = 100
-SI.hMotionManager.motionMarkersXY = zeros(0,2)
-SI.hMotionManager.name = 'SI MotionManager'
-SI.hMotionManager.reserverInfo = ''
-SI.hMotionManager.resetCorrectionAfterAcq = true
-SI.hMotionManager.userInfo = ''
-SI.hMotionManager.warnMsg = ''
-SI.hMotionManager.zStackAlignmentFcn = '@scanimage.components.motionEstimators.util.alignZRoiData'
-SI.hMotors.axesPosition = [8607.36 -7099.68 -251149]
-SI.hMotors.azimuth = 0
-SI.hMotors.elevation = 0
-SI.hMotors.errorMsg = ''
-SI.hMotors.errorTf = false
-SI.hMotors.isAligned = false
-SI.hMotors.isHomed = true
-SI.hMotors.isRelativeZeroSet = false
-SI.hMotors.maxZStep = Inf
-SI.hMotors.minPositionQueryInterval_s = 0.001
-SI.hMotors.motorErrorMsg = {''}
-SI.hMotors.moveInProgress = false
-SI.hMotors.moveTimeout_s = 10
-SI.hMotors.name = 'SI Motors'
-SI.hMotors.reserverInfo = ''
-SI.hMotors.samplePosition = [21518.4 -17749.2 -251149]
-SI.hMotors.simulatedAxes = [false false false]
-SI.hMotors.userDefinedPositions = []
-SI.hMotors.userInfo = ''
-SI.hMotors.warnMsg = ''
-SI.hPhotostim.allowMultipleOutputs = false
-SI.hPhotostim.autoTriggerPeriod = 0
-SI.hPhotostim.compensateMotionEnabled = true
-SI.hPhotostim.completedSequences = 0
-SI.hPhotostim.errorMsg = ''
-SI.hPhotostim.laserActiveSignalAdvance = 0.001
-SI.hPhotostim.lastMotion = [0 0]
-SI.hPhotostim.logging = false
-SI.hPhotostim.monitoring = false
-SI.hPhotostim.monitoringSampleRate = 9000
-SI.hPhotostim.name = 'SI Photostim'
-SI.hPhotostim.nextStimulus = 1
-SI.hPhotostim.numOutputs = 0
-SI.hPhotostim.numSequences = Inf
-SI.hPhotostim.reserverInfo = ''
-SI.hPhotostim.sequencePosition = 1
-SI.hPhotostim.sequenceSelectedStimuli = []
-SI.hPhotostim.status = 'Offline'
-SI.hPhotostim.stimImmediately = false
-SI.hPhotostim.stimSelectionAssignment = []
-SI.hPhotostim.stimSelectionDevice = ''
-SI.hPhotostim.stimSelectionTerms = []
-SI.hPhotostim.stimSelectionTriggerTerm = []
-SI.hPhotostim.stimTriggerTerm = 1
-SI.hPhotostim.stimulusMode = 'onDemand'
-SI.hPhotostim.syncTriggerTerm = []
-SI.hPhotostim.userInfo = ''
-SI.hPhotostim.warnMsg = ''
-SI.hPhotostim.zMode = '2D'
-SI.hPmts.autoPower = [true true true true]
-SI.hPmts.autoPowerOnWaitTime_s = 0.3
-SI.hPmts.bandwidths = [0 0 0 0]
-SI.hPmts.errorMsg = ''
-SI.hPmts.gains = [8000 388 8000 388]
-SI.hPmts.name = 'SI Pmts'
-SI.hPmts.names = {'HPD1-HV' 'HPD1-Bias' 'HPD2-HV' 'HPD2-Bias'}
-SI.hPmts.offsets = [0 0 0 0]
-SI.hPmts.powersOn = [true true true true]
-SI.hPmts.reserverInfo = ''
-SI.hPmts.tripped = [false false false false]
-SI.hPmts.userInfo = ''
-SI.hPmts.warnMsg = ''
-SI.hRoiManager.errorMsg = ''
-SI.hRoiManager.forceSquarePixelation = 1
-SI.hRoiManager.forceSquarePixels = 1
-SI.hRoiManager.imagingFovDeg = [-9 -9;9 -9;9 9;-9 9]
-SI.hRoiManager.imagingFovUm = [-135 -135;135 -135;135 135;-135 135]
-SI.hRoiManager.linePeriod = 6.30957e-05
-SI.hRoiManager.linesPerFrame = 512
-SI.hRoiManager.mroiEnable = false
-SI.hRoiManager.name = 'SI RoiManager'
-SI.hRoiManager.pixelsPerLine = 512
-SI.hRoiManager.reserverInfo = ''
-SI.hRoiManager.scanAngleMultiplierFast = 1
-SI.hRoiManager.scanAngleMultiplierSlow = 1
-SI.hRoiManager.scanAngleShiftFast = 0
-SI.hRoiManager.scanAngleShiftSlow = 0
-SI.hRoiManager.scanFramePeriod = 0.0333145
-SI.hRoiManager.scanFrameRate = 30.0169
-SI.hRoiManager.scanRotation = 0
-SI.hRoiManager.scanType = 'frame'
-SI.hRoiManager.scanVolumeRate = 30.0169
-SI.hRoiManager.scanZoomFactor = 1
-SI.hRoiManager.userInfo = ''
-SI.hRoiManager.warnMsg = ''
-SI.hScan2D.beamClockDelay = 1.1e-06
-SI.hScan2D.beamClockExtend = 0
-SI.hScan2D.bidirectional = true
-SI.hScan2D.channelOffsets = [259 56]
-SI.hScan2D.channels = {}
-SI.hScan2D.channelsAdcResolution = 16
-SI.hScan2D.channelsAutoReadOffsets = true
-SI.hScan2D.channelsAvailable = 2
-SI.hScan2D.channelsDataType = 'int16'
-SI.hScan2D.channelsFilter = 'fbw'
-SI.hScan2D.channelsInputRanges = {[-1 1] [-1 1]}
-SI.hScan2D.channelsSubtractOffsets = [true true]
-SI.hScan2D.errorMsg = ''
-SI.hScan2D.fillFractionSpatial = 0.9
-SI.hScan2D.fillFractionTemporal = 0.712867
-SI.hScan2D.flybackTimePerFrame = 0.001
-SI.hScan2D.flytoTimePerScanfield = 0.001
-SI.hScan2D.fovCornerPoints = [-13 -10;13 -10;13 10;-13 10]
-SI.hScan2D.hasResonantMirror = true
-SI.hScan2D.hasXGalvo = true
-SI.hScan2D.keepResonantScannerOn = false
-SI.hScan2D.linePhase = -3.2e-06
-SI.hScan2D.linePhaseMode = 'Nearest Neighbor'
-SI.hScan2D.lineScanFdbkSamplesPerFrame = []
-SI.hScan2D.lineScanNumFdbkChannels = []
-SI.hScan2D.lineScanSamplesPerFrame = []
-SI.hScan2D.logAverageDisableDivide = true
-SI.hScan2D.logAverageFactor = 1
-SI.hScan2D.logFramesPerFile = 1
-SI.hScan2D.logFramesPerFileLock = 1
-SI.hScan2D.logOverwriteWarn = false
-SI.hScan2D.mask = <generated>
-SI.hScan2D.maxSampleRate = 2.5e+09
-SI.hScan2D.name = 'HSvDAQ'
-SI.hScan2D.nominalFovCornerPoints = [-13 -10;13 -10;13 10;-13 10]
-SI.hScan2D.parkSlmForAcquisition = true
-SI.hScan2D.photonDiscriminatorDifferentiateWidths = [2 2]
-SI.hScan2D.photonDiscriminatorModes = {'peak detect' 'peak detect'}
-SI.hScan2D.photonDiscriminatorThresholds = [30 30]
-SI.hScan2D.physicalChannelsAvailable = 2
-SI.hScan2D.pixelBinFactor = 1
-SI.hScan2D.recordScannerFeedback = false
-SI.hScan2D.reserverInfo = ''
-SI.hScan2D.sampleRate = 2.5e+09
-SI.hScan2D.sampleRateCtl = 1e+06
-SI.hScan2D.sampleRateFdbk = 1e+06
-SI.hScan2D.scanMode = 'resonant'
-SI.hScan2D.scanPixelTimeMaxMinRatio = 2.6
-SI.hScan2D.scanPixelTimeMean = 8.785e-08
-SI.hScan2D.scannerFrequency = 7924.47
-SI.hScan2D.scannerToRefTransform = [1 0 0;0 1 0;0 0 1]
-SI.hScan2D.scannerType = 'RGG'
-SI.hScan2D.settleTimeFraction = 0
-SI.hScan2D.simulated = false
-SI.hScan2D.stripingEnable = false
-SI.hScan2D.stripingPeriod = 0.1
-SI.hScan2D.trigAcqEdge = 'rising'
-SI.hScan2D.trigAcqInTerm = ''
-SI.hScan2D.trigNextEdge = 'rising'
-SI.hScan2D.trigNextInTerm = ''
-SI.hScan2D.trigNextStopEnable = true
-SI.hScan2D.trigStopEdge = 'rising'
-SI.hScan2D.trigStopInTerm = ''
-SI.hScan2D.uniformSampling = false
-SI.hScan2D.userInfo = ''
-SI.hScan2D.virtualChannelSettings__1.source = 'AI0'
-SI.hScan2D.virtualChannelSettings__1.mode = 'photon counting'
-SI.hScan2D.virtualChannelSettings__1.threshold = false
-SI.hScan2D.virtualChannelSettings__1.binarize = false
-SI.hScan2D.virtualChannelSettings__1.edgeDetect = false
-SI.hScan2D.virtualChannelSettings__1.laserGate = 0
-SI.hScan2D.virtualChannelSettings__1.disableDivide = true
-SI.hScan2D.virtualChannelSettings__1.thresholdValue = 100
-SI.hScan2D.virtualChannelSettings__1.laserFilterWindow = [0 0]
-SI.hScan2D.virtualChannelSettings__1.scale = 1
-SI.hScan2D.virtualChannelSettings__2.source = 'AI1'
-SI.hScan2D.virtualChannelSettings__2.mode = 'photon counting'
-SI.hScan2D.virtualChannelSettings__2.threshold = false
-SI.hScan2D.virtualChannelSettings__2.binarize = false
-SI.hScan2D.virtualChannelSettings__2.edgeDetect = false
-SI.hScan2D.virtualChannelSettings__2.laserGate = false
-SI.hScan2D.virtualChannelSettings__2.disableDivide = true
-SI.hScan2D.virtualChannelSettings__2.thresholdValue = 100
-SI.hScan2D.virtualChannelSettings__2.laserFilterWindow = [1 1]
-SI.hScan2D.virtualChannelSettings__2.scale = 1
-SI.hScan2D.warnMsg = ''
-SI.hShutters.errorMsg = ''
-SI.hShutters.name = 'SI Shutters'
-SI.hShutters.reserverInfo = ''
-SI.hShutters.userInfo = ''
-SI.hShutters.warnMsg = ''
-SI.hStackManager.actualNumSlices = 1
-SI.hStackManager.actualNumVolumes = 1
-SI.hStackManager.actualStackZStepSize = []
-SI.hStackManager.arbitraryZs = [0;1]
-SI.hStackManager.boundedStackDefinition = 'numSlices'
-SI.hStackManager.centeredStack = false
-SI.hStackManager.closeShutterBetweenSlices = false
-SI.hStackManager.enable = false
-SI.hStackManager.errorMsg = ''
-SI.hStackManager.framesPerSlice = 1
-SI.hStackManager.name = 'SI StackManager'
-SI.hStackManager.numFastZActuators = 1
-SI.hStackManager.numFramesPerVolume = 1
-SI.hStackManager.numFramesPerVolumeWithFlyback = 1
-SI.hStackManager.numSlices = 1
-SI.hStackManager.numVolumes = 1
-SI.hStackManager.reserverInfo = ''
-SI.hStackManager.stackActuator = 'motor'
-SI.hStackManager.stackDefinition = 'uniform'
-SI.hStackManager.stackEndPowerFraction = []
-SI.hStackManager.stackFastWaveformType = 'sawtooth'
-SI.hStackManager.stackMode = 'slow'
-SI.hStackManager.stackReturnHome = true
-SI.hStackManager.stackStartPowerFraction = []
-SI.hStackManager.stackZEndPos = []
-SI.hStackManager.stackZStartPos = []
-SI.hStackManager.stackZStepSize = 1
-SI.hStackManager.useStartEndPowers = true
-SI.hStackManager.userInfo = ''
-SI.hStackManager.warnMsg = ''
-SI.hStackManager.zPowerReference = -251149
-SI.hStackManager.zs = -251149
-SI.hStackManager.zsAllActuators = -251149
-SI.hStackManager.zsRelative = 0
-SI.hTileManager.acqDoneFlag = false
-SI.hTileManager.errorMsg = ''
-SI.hTileManager.isFastZ = false
-SI.hTileManager.loopedAcquisition = false
-SI.hTileManager.name = 'SI TileManager'
-SI.hTileManager.reserverInfo = ''
-SI.hTileManager.scanAbortFlag = false
-SI.hTileManager.scanFramesPerTile = 1
-SI.hTileManager.scanStageSettleTime = 0.1
-SI.hTileManager.scanTileSortFcn = 'scanimage.components.tileTools.tileSortingFcns.naiveNearest'
-SI.hTileManager.tileScanIndices = []
-SI.hTileManager.tileScanningInProgress = false
-SI.hTileManager.tilesDone = []
-SI.hTileManager.userInfo = ''
-SI.hTileManager.warnMsg = ''
-SI.hUserFunctions.errorMsg = ''
-SI.hUserFunctions.name = 'SI UserFunctions'
-SI.hUserFunctions.reserverInfo = ''
-SI.hUserFunctions.userFunctionsCfg = []
-SI.hUserFunctions.userFunctionsUsr = []
-SI.hUserFunctions.userInfo = ''
-SI.hUserFunctions.warnMsg = ''
-SI.hWSConnector.communicationTimeout = 5
-SI.hWSConnector.enable = false
-SI.hWSConnector.errorMsg = ''
-SI.hWSConnector.name = 'SI WSConnector'
-SI.hWSConnector.reserverInfo = ''
-SI.hWSConnector.userInfo = ''
-SI.hWSConnector.warnMsg = ''
-SI.hWaveformManager.errorMsg = ''
-SI.hWaveformManager.name = 'SI WaveformManager'
-SI.hWaveformManager.optimizedScanners = {}
-SI.hWaveformManager.reserverInfo = ''
-SI.hWaveformManager.userInfo = ''
-SI.hWaveformManager.warnMsg = ''
-SI.imagingSystem = 'HSvDAQ'
-SI.loopAcqInterval = 10
-SI.name = 'ScanImage'
-SI.objectiveResolution = 15
-SI.reserverInfo = ''
-SI.shutDownScript = ''
-SI.startUpScript = ''
-SI.userInfo = ''
-SI.warnMsg = ''
-"""
+# FrameData of the sample, verbatim and in its key order. The six lines marked <generated> hold
+# 64-entry cell arrays and the resonant sample mask; _sample_constant_lines() and
+# _resonant_mask() rebuild them (exactly, for the sample's settings) so that the file stays
+# readable.
+_SAMPLE_FRAME_DATA = (
+    resources.files("si_explorer").joinpath("data", "frame_data_sample.txt").read_text("ascii")
+)
 
 
 def _sample_constant_lines() -> dict[str, str]:
@@ -619,6 +206,13 @@ class Acquisition:
         stride_break_at: from this global page number on, the descriptions are 64 characters
             longer (count 2065, slot 2072 bytes), so the page stride grows by 64 mid-file.
         frame_rate: ``SI.hRoiManager.scanFrameRate`` in Hz.
+        timestamp_jitter: standard deviation (s) of each frame's ``frameTimestamps_sec``
+            around its nominal time.
+        dropped: saved frames (0-based, over the acquisition) before each of which ScanImage
+            lost one frame: ``frameNumbers`` and timestamps jump past it (repeat an entry to
+            lose several). :meth:`SyntheticFiles.dropped_numbers` lists the lost numbers.
+        aux_every: every k-th saved frame carries aux triggers (``auxTrigger0`` two times,
+            ``auxTrigger2`` one) and ``I2CData``; 0 for none.
         seed: everything in the pixels derives from it.
     """
 
@@ -639,11 +233,15 @@ class Acquisition:
     sparse: bool = False
     stride_break_at: int | None = None
     frame_rate: float = 30.0
+    timestamp_jitter: float = 0.0
+    dropped: tuple[int, ...] = ()
+    aux_every: int = 0
     seed: int = 0
 
     def __post_init__(self):
         # Lists are accepted for convenience; tuples keep the frozen instance hashable.
         object.__setattr__(self, "rois", tuple(tuple(int(v) for v in r) for r in self.rois))
+        object.__setattr__(self, "dropped", tuple(sorted(int(q) for q in self.dropped)))
         positive = (
             "height",
             "width",
@@ -1044,14 +642,24 @@ def _descriptions(plan: _Plan, ks: np.ndarray, chars: int) -> np.ndarray:
     first = int(ks[0]) // plan.C
     frames = np.arange(first, int(ks[-1]) // plan.C + 1)
     co = plan.coords(frames * plan.C)
-    numbers = co["frame_number"].tolist()
-    stamps = ((co["frame_number"] - 1) / float(plan.acq.frame_rate)).tolist()
+    acq = plan.acq
+    numbers = co["frame_number"] + np.searchsorted(acq.dropped, frames, side="right")
+    stamps = (numbers - 1) / float(acq.frame_rate)
+    if acq.timestamp_jitter:
+        # One draw per frame of the whole acquisition, so every file agrees on each frame.
+        rng = np.random.default_rng([acq.seed, 11])
+        stamps = stamps + rng.normal(0, acq.timestamp_jitter, plan.n_frames)[frames]
     ends = (co["frame"] == plan.n_frames - 1).tolist()
-    template = _DESCRIPTION_TEMPLATE
-    texts = [
-        (template % (n, n, t, e, e)).ljust(chars)
-        for n, t, e in zip(numbers, stamps, ends, strict=True)
-    ]
+    texts = []
+    for q, n, t, e in zip(frames.tolist(), numbers.tolist(), stamps.tolist(), ends, strict=True):
+        text = _DESCRIPTION_TEMPLATE % (n, n, t, e, e)
+        if acq.aux_every and q % acq.aux_every == 0:
+            text = (
+                text.replace("auxTrigger0 = []", f"auxTrigger0 = [{t + 0.001:.6f} {t + 0.002:.6f}]")
+                .replace("auxTrigger2 = []", f"auxTrigger2 = [{t + 0.003:.6f}]")
+                .replace("I2CData = {}", f"I2CData = {{{{{t + 0.004:.6f},[{q % 256} 7 9]}}}}")
+            )
+        texts.append(text.ljust(chars))
     per_frame = np.frombuffer("".join(texts).encode("ascii"), np.uint8).reshape(-1, chars)
     return per_frame[ks // plan.C - first]
 
@@ -1217,6 +825,15 @@ class SyntheticFiles:
     _bank: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     # -- ground truth
+
+    def dropped_numbers(self) -> list[int]:
+        """The ``frameNumbers`` that ``Acquisition.dropped`` made ScanImage skip, in order."""
+        lost = []
+        dropped = self.acquisition.dropped
+        for i, q in enumerate(dropped):
+            design = int(self._plan.coords(q * self._plan.C)["frame_number"])
+            lost.append(design + i)  # i drops came before this one (sorted, repeats included)
+        return lost
 
     def page_number(self, t: int, z: int, channel: int = 0) -> int:
         """Global page number holding time ``t``, plane ``z`` and ``channel`` (all fields)."""

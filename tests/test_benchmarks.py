@@ -28,7 +28,7 @@ def test_benchmark_suite_runs_on_tiny_files(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = json.loads((out / "quick.json").read_text())
-    for section in ("open", "walk", "plane", "trace", "pass"):
+    for section in ("open", "walk", "timeline", "plane", "trace", "pass"):
         assert results.get(section), f"section {section} produced nothing"
     assert all(row["si_explorer_s"] > 0 for row in results["open"])
     assert "| pages |" in (out / "quick.md").read_text()

@@ -230,12 +230,12 @@ def test_multi_file_glob_and_lazy_indexing(synthetic):
     pattern = str(files.paths[0]).replace("_00001.tif", "_*.tif")
     stack = si_explorer.open(pattern)
     assert stack.shape == files.shape
-    sources = stack._planes.files
-    assert sources[0].indexed and not any(s.indexed for s in sources[1:])
+    methods = [f.index for f in stack.files()]  # None: predicted from its size, not indexed
+    assert methods[0] == "stride" and methods[1:] == [None] * (len(methods) - 1)
     stack[0, 0, 0]
-    assert not sources[-1].indexed, "reading the first file must not index the last"
+    assert stack.files()[-1].index is None, "reading the first file must not index the last"
     np.testing.assert_array_equal(stack[0, -1, 0], files.expected(0, files.shape[1] - 1, 0))
-    assert sources[-1].indexed
+    assert stack.files()[-1].index == "stride"
 
 
 def test_missing_middle_file_is_named(synthetic, tmp_path):

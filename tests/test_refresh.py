@@ -84,7 +84,7 @@ def test_refresh_extends_by_complete_volumes(tmp_path, stride_break_at):
     stack = open_quietly(growing.path)
     assert stack.shape == (1, 4, 2, 24, 16)
     expected_method = "walk" if stride_break_at == 7 else "stride"
-    assert stack._planes.files[-1].index.method == expected_method
+    assert stack.files()[-1].index == expected_method
     dask_before = stack.data
     assert stack.refresh() == 0  # nothing new yet
 
@@ -136,7 +136,7 @@ def test_refresh_of_a_last_file_that_was_predicted_not_indexed(tmp_path):
     last = Growing(files.paths[-1], folder / files.paths[-1].name)
     last.grow_to(page_end(files, 0, file=2))
     stack = open_quietly(str(folder / "rec_*.tif"))
-    assert stack.shape[1] == 11 and not stack._planes.files[-1].indexed
+    assert stack.shape[1] == 11 and stack.files()[-1].index is None
     last.grow_to(len(last.data))
     assert stack.refresh() == 1
     assert_served_planes_are_true(stack, files)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import LayoutError, MetadataError
-from .metadata import ScanImageMetadata, _as_list, _enabled, _flatten, _is_whole
+from .metadata import ScanImageMetadata, as_list, flatten, is_whole, roi_enabled
 
 __all__ = ["Layout", "Roi", "layout_for_pages", "layout_from_metadata"]
 
@@ -578,10 +578,10 @@ def _page_rois(md: ScanImageMetadata, rows: int, cols: int, path: str) -> tuple[
 
 
 def _scanfield(roi: dict, z: float | None) -> dict:
-    fields = _as_list(roi.get("scanfields"))
+    fields = as_list(roi.get("scanfields"))
     if not fields:
         return {}
-    zs = _flatten(roi.get("zs"))
+    zs = flatten(roi.get("zs"))
     if z is not None and len(fields) > 1 and len(zs) == len(fields):
         for candidate, field_z in zip(fields, zs, strict=True):
             if isinstance(field_z, (int, float)) and math.isclose(field_z, z, abs_tol=1e-6):
@@ -590,11 +590,11 @@ def _scanfield(roi: dict, z: float | None) -> dict:
 
 
 def _mroi_strips(md: ScanImageMetadata, rows: int, cols: int, path: str) -> tuple[Roi, ...]:
-    rois = [r for r in md.imaging_rois if _enabled(r)]
+    rois = [r for r in md.imaging_rois if roi_enabled(r)]
     if not rois:
         raise MetadataError(path, "multi-ROI is enabled but the ROI group has no enabled ROI")
     # ROIs with several scanfields change with z; the pages hold them at the first plane.
-    zs = _flatten(md.get("SI.hStackManager.zsRelative", md.get("SI.hStackManager.zs")))
+    zs = flatten(md.get("SI.hStackManager.zsRelative", md.get("SI.hStackManager.zs")))
     z = zs[0] if zs and isinstance(zs[0], (int, float)) else None
     strips = []
     for i, roi in enumerate(rois):
@@ -603,7 +603,7 @@ def _mroi_strips(md: ScanImageMetadata, rows: int, cols: int, path: str) -> tupl
         if (
             not isinstance(resolution, list)
             or len(resolution) != 2
-            or not all(_is_whole(v) and v >= 1 for v in resolution)
+            or not all(is_whole(v) and v >= 1 for v in resolution)
         ):
             raise MetadataError(
                 path, f"ROI {i} of the imaging ROI group has no valid pixelResolutionXY"
@@ -682,8 +682,8 @@ def _expected_gaps(md: ScanImageMetadata) -> tuple[set[int], str] | None:
         return {0}, f"galvo-galvo scanners (scannerType {scanner!r}) leave no rows between ROIs"
     if not resonant:
         return None
-    flyto = md._number("SI.hScan2D.flytoTimePerScanfield")
-    line = md._number("SI.hRoiManager.linePeriod")
+    flyto = md.positive_number("SI.hScan2D.flytoTimePerScanfield")
+    line = md.positive_number("SI.hRoiManager.linePeriod")
     if flyto is None or line is None:
         return None
     lines = flyto / line

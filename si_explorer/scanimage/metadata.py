@@ -451,7 +451,7 @@ class ScanImageMetadata:
         """The ROIs of the imaging ROI group as a list (ScanImage writes one ROI as an object)."""
         groups = self.roi_groups or {}
         group = (groups.get("RoiGroups") or {}).get("imagingRoiGroup") or {}
-        return _as_list(group.get("rois"))
+        return as_list(group.get("rois"))
 
     # -- derived facts -----------------------------------------------------------------
 
@@ -469,8 +469,8 @@ class ScanImageMetadata:
         if "SI.hChannels.channelSave" not in self:
             raise MetadataError(self.path, "FrameData has no SI.hChannels.channelSave")
         value = self["SI.hChannels.channelSave"]
-        values = _flatten(value)
-        if not values or not all(_is_whole(v) and v >= 1 for v in values):
+        values = flatten(value)
+        if not values or not all(is_whole(v) and v >= 1 for v in values):
             raise MetadataError(
                 self.path,
                 f"FrameData key SI.hChannels.channelSave: expected channel numbers, "
@@ -495,7 +495,7 @@ class ScanImageMetadata:
             return default
         if isinstance(value, bool):
             value = int(value)
-        if not _is_whole(value) or value < minimum:
+        if not is_whole(value) or value < minimum:
             raise MetadataError(
                 self.path,
                 f"{self._kind} {key}: expected a whole number >= {minimum}, got "
@@ -506,7 +506,7 @@ class ScanImageMetadata:
     def _whole_or_none(self, key: str) -> int | None:
         """A count that may be absent, Inf or otherwise unusable: then None, never an error."""
         value = self.get(key)
-        return int(value) if _is_whole(value) and not isinstance(value, bool) else None
+        return int(value) if is_whole(value) and not isinstance(value, bool) else None
 
     def _structure_2016(self) -> ScanStructure:
         channels = len(self.channel_save)
@@ -632,7 +632,8 @@ class ScanImageMetadata:
             promised_frames=promised,
         )
 
-    def _number(self, key: str) -> float | None:
+    def positive_number(self, key: str) -> float | None:
+        """The value of ``key`` when it is a positive finite number, else None."""
         value = self.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
@@ -645,14 +646,14 @@ class ScanImageMetadata:
         except MetadataError:
             return None, None
         if self.flavor == "scanimage3":
-            raw = self._number("state.acq.frameRate")
+            raw = self.positive_number("state.acq.frameRate")
             volume = None
         else:
-            raw = self._number("SI.hRoiManager.scanFrameRate")
+            raw = self.positive_number("SI.hRoiManager.scanFrameRate")
             if raw is None:
-                period = self._number("SI.hRoiManager.scanFramePeriod")
+                period = self.positive_number("SI.hRoiManager.scanFramePeriod")
                 raw = 1.0 / period if period else None
-            volume = self._number("SI.hRoiManager.scanVolumeRate")
+            volume = self.positive_number("SI.hRoiManager.scanVolumeRate")
         if raw is None:
             return None, None
         saved = raw / structure.average
@@ -702,11 +703,11 @@ class ScanImageMetadata:
             return None
 
     def _pixel_size_from_roi(self) -> tuple[float, float] | None:
-        um_per_deg = self._number("SI.objectiveResolution")
-        rois = [r for r in self.imaging_rois if _enabled(r)]
+        um_per_deg = self.positive_number("SI.objectiveResolution")
+        rois = [r for r in self.imaging_rois if roi_enabled(r)]
         if um_per_deg is None or not rois:
             return None
-        field = _as_list(rois[0].get("scanfields"))
+        field = as_list(rois[0].get("scanfields"))
         if not field:
             return None
         size = field[0].get("sizeXY")
@@ -723,8 +724,8 @@ class ScanImageMetadata:
 
     def _pixel_size_from_fov(self) -> tuple[float, float] | None:
         corners = self.get("SI.hRoiManager.imagingFovUm")
-        width = self._number("SI.hRoiManager.pixelsPerLine")
-        height = self._number("SI.hRoiManager.linesPerFrame")
+        width = self.positive_number("SI.hRoiManager.pixelsPerLine")
+        height = self.positive_number("SI.hRoiManager.linesPerFrame")
         if not corners or not width or not height:
             return None
         xs = [c[0] for c in corners]
@@ -781,7 +782,7 @@ class ScanImageMetadata:
         return f"{major}.{minor}" if minor is not None else str(major)
 
 
-def _is_whole(value: Any) -> bool:
+def is_whole(value: Any) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
@@ -789,16 +790,16 @@ def _is_whole(value: Any) -> bool:
     return isinstance(value, float) and math.isfinite(value) and value == int(value)
 
 
-def _flatten(value: Any) -> list:
+def flatten(value: Any) -> list:
     if isinstance(value, list):
         out = []
         for v in value:
-            out.extend(_flatten(v))
+            out.extend(flatten(v))
         return out
     return [value]
 
 
-def _as_list(value: Any) -> list:
+def as_list(value: Any) -> list:
     """ScanImage's JSON writes a single element as an object and an empty array as a
     ``{"_ArrayType_": ..., "_ArrayData_": null}`` object; both become lists here."""
     if value is None:
@@ -806,13 +807,13 @@ def _as_list(value: Any) -> list:
     if isinstance(value, dict):
         if "_ArrayType_" in value:
             data = value.get("_ArrayData_")
-            return [] if data is None else _as_list(data)
+            return [] if data is None else as_list(data)
         return [value]
     if isinstance(value, list):
         return value
     return [value]
 
 
-def _enabled(roi: dict) -> bool:
+def roi_enabled(roi: dict) -> bool:
     enable = roi.get("enable", 1)
     return bool(enable) if not isinstance(enable, list) else bool(enable and enable[0])
