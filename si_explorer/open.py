@@ -24,7 +24,6 @@ from .errors import (
     LayoutError,
     NotATiffError,
     SourceNotFoundError,
-    TruncatedFileError,
     TruncatedFileWarning,
     tifffile_errors,
 )
@@ -32,9 +31,7 @@ from .read.planes import PagedPlanes, SeriesPlanes, SourceFile
 from .scanimage.layout import Layout, layout_for_pages, layout_from_metadata, plural
 from .scanimage.metadata import read_metadata
 from .stack import Stack, checked_channel
-from .tiff import NonUniformPagesError, PageIndex, build_index
-from .tiff.ifd import ByteSource, IfdPastEnd, parse_ifd, read_header
-from .tiff.page import page_format
+from .tiff import ByteSource, NonUniformPagesError, PageIndex, build_index, read_first_page
 
 _FILE_NUMBER = re.compile(r"^(?P<stem>.*?)(?P<number>\d+)(?P<ext>\.tiff?)$", re.IGNORECASE)
 
@@ -297,14 +294,10 @@ def _check_first_page(first: PageIndex, path: str) -> None:
     one IFD costs a few small reads, far less than indexing the file.
     """
     with ByteSource(path) as source:
-        header = read_header(source)
-        if (header.byteorder, header.bigtiff) != (first.byteorder, first.bigtiff):
-            raise LayoutError(path, "is not the same kind of TIFF as the acquisition's first file")
-        try:
-            ifd0 = parse_ifd(source.read, header.first_ifd, header, source.size, path, 0)
-        except IfdPastEnd:
-            raise TruncatedFileError(path, "the file ends inside its first IFD") from None
-        fmt = page_format(ifd0, source.read, path, 0, source.size)
+        page0 = read_first_page(source)
+    if (page0.header.byteorder, page0.header.bigtiff) != (first.byteorder, first.bigtiff):
+        raise LayoutError(path, "is not the same kind of TIFF as the acquisition's first file")
+    fmt = page0.format
     _check_same_pages(first, SimpleNamespace(path=path, shape=fmt.shape, dtype=fmt.dtype))
 
 

@@ -9,12 +9,15 @@ They are read as one gather of the description bytes (see
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import warnings
 
 import numpy as np
 
 from .errors import FrameHeaderWarning, SIExplorerError
-from .scanimage.headers import AUX_CHANNELS, FrameHeaders, parse_frame_headers
+from .scanimage.headers import ARRAYS, AUX_CHANNELS, FrameHeaders, parse_frame_headers
 
 #: The Dataset's variables with dims ("time", "z"), from the header arrays of the same name.
 PER_PLANE = {
@@ -29,9 +32,26 @@ PER_PLANE = {
 }
 
 
+#: Timelines of fewer frames are parsed again rather than cached (it takes milliseconds).
+CACHE_FROM_FRAMES = 10_000
+
+
 def read_headers(planes, pages_per_frame: int, progress=None) -> FrameHeaders:
-    """The header of every complete frame of ``planes`` (flyback frames included)."""
+    """The header of every complete frame of ``planes`` (flyback frames included), from the
+    on-disk cache beside the page indexes when the files have not changed since."""
     n_frames = planes.n_pages // pages_per_frame
+    cached = _cache_path(planes, pages_per_frame) if n_frames >= CACHE_FROM_FRAMES else None
+    if cached is not None:
+        headers = _load(cached, n_frames)
+        if headers is not None:
+            return headers
+    headers = _read_headers(planes, pages_per_frame, n_frames, progress)
+    if cached is not None:
+        _store(cached, headers)
+    return headers
+
+
+def _read_headers(planes, pages_per_frame: int, n_frames: int, progress) -> FrameHeaders:
     pages = np.arange(n_frames, dtype=np.int64) * pages_per_frame
     bar = None
     if progress or progress is None:
@@ -45,6 +65,55 @@ def read_headers(planes, pages_per_frame: int, progress=None) -> FrameHeaders:
         if bar is not None:
             bar.close()
     return parse_frame_headers(rows)
+
+
+def _cache_path(planes, pages_per_frame: int):
+    """The cache file for these files as they are now (their paths, sizes and mtimes)."""
+    import hashlib
+
+    from .tiff.cache import cache_dir
+
+    identity = [pages_per_frame]
+    for path in planes.paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        identity.append([os.path.abspath(path), st.st_size, st.st_mtime_ns])
+    digest = hashlib.blake2b(json.dumps(identity).encode(), digest_size=16).hexdigest()
+    return cache_dir() / f"timeline-{digest}.npz"
+
+
+def _store(path, headers: FrameHeaders) -> None:
+    arrays = {name: getattr(headers, name) for name in ARRAYS}
+    for k in range(AUX_CHANNELS):
+        arrays[f"aux_times{k}"] = headers.aux_times[k]
+        arrays[f"aux_starts{k}"] = headers.aux_starts[k]
+    text = {"i2c": {str(k): v for k, v in headers.i2c.items()}, "epoch": headers.epoch}
+    arrays["text"] = np.frombuffer(json.dumps(text).encode(), np.uint8)
+    # Never a failed timeline for a cache that cannot be written (read-only home, full disk).
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(partial, **arrays)
+        os.replace(partial, path)
+
+
+def _load(path, n_frames: int) -> FrameHeaders | None:
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if len(stored["frame_number"]) != n_frames:
+                return None
+            text = json.loads(bytes(stored["text"]).decode())
+            return FrameHeaders(
+                *(stored[name] for name in ARRAYS),
+                aux_times=[stored[f"aux_times{k}"] for k in range(AUX_CHANNELS)],
+                aux_starts=[stored[f"aux_starts{k}"] for k in range(AUX_CHANNELS)],
+                i2c={int(k): v for k, v in text["i2c"].items()},
+                epoch=text["epoch"],
+            )
+    except (OSError, ValueError, KeyError):  # absent, partly written or foreign: read again
+        return None
 
 
 def design_steps(structure, n_frames: int) -> np.ndarray:

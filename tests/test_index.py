@@ -23,10 +23,16 @@ from si_explorer.errors import (
     SourceNotFoundError,
     TruncatedFileError,
 )
-from si_explorer.tiff import NonUniformPagesError, PageIndex, build_index, read_ifd
+from si_explorer.tiff import (
+    NonUniformPagesError,
+    PageIndex,
+    build_index,
+    read_first_page,
+    read_ifd,
+)
 from si_explorer.tiff import cache as index_cache
-from si_explorer.tiff.ifd import ByteSource
 from si_explorer.tiff.index import Progression
+from si_explorer.tiff.source import CallableSource, LocalFile
 from si_explorer.tiff.stride import sample_pages
 
 from .conftest import BLANK_IPA, HOSTPIXELCORR
@@ -571,14 +577,14 @@ def test_stride_prediction_costs_a_few_small_reads(synthetic, monkeypatch):
     """Opening a 20,000-page file reads a bounded number of bytes, independent of its pages."""
     files = synthetic(height=256, width=256, volumes=20_000, sparse=True)
     calls = []
-    original = ByteSource.read
+    original = LocalFile.read
 
     def counting(self, offset, size):
         data = original(self, offset, size)
         calls.append(len(data))
         return data
 
-    monkeypatch.setattr(ByteSource, "read", counting)
+    monkeypatch.setattr(LocalFile, "read", counting)
     index = build_index(files.paths[0])
     assert index.method == "stride" and index.n_pages == 20_000
     assert len(calls) < 100 and sum(calls) < 128 << 10
@@ -599,6 +605,37 @@ def test_synthetic_scanimage_20k_pages_sparse(synthetic):
     assert index.file_size == files.file_sizes[0]
     pages = sorted({0, 1, 2, 9_999, 19_998, 19_999, *range(0, 20_000, 1_733)})
     assert_matches_tifffile(index, path, pages=pages)
+
+
+def test_any_byte_source_is_indexed_through_the_same_interface(synthetic):
+    """A source that is not a local file (here bytes behind a read function, as a remote
+    object would be) gets the same stride index, named by its own name; a walk needs a memory
+    map, which such a source does not offer."""
+    files = synthetic(height=32, width=32, volumes=500, sparse=True)
+    with open(files.paths[0], "rb") as file:
+        data = file.read()
+    remote = CallableSource(lambda o, n: data[o : o + n], len(data), "https://host/a.tif")
+    index = build_index(remote)
+    local = build_index(files.paths[0])
+    assert index.path == "https://host/a.tif" and index.method == "stride"
+    for name in ("ifd_offsets", "data_offsets", "desc_offsets", "desc_lengths"):
+        np.testing.assert_array_equal(getattr(index, name), getattr(local, name))
+    first = read_first_page(remote)
+    assert first.ifd.offset == local.ifd_offsets[0] and first.format.shape == local.shape
+    broken = synthetic(height=32, width=32, volumes=500, sparse=True, stride_break_at=200)
+    with open(broken.paths[0], "rb") as file:
+        data = file.read()
+    with pytest.raises(SIExplorerError, match=r"^https://host/b.tif: cannot walk"):
+        build_index(CallableSource(lambda o, n: data[o : o + n], len(data), "https://host/b.tif"))
+
+
+def test_read_first_page_errors_name_the_source(tmp_path):
+    path = tmp_path / "cut.tif"
+    truth = write_raw(path, [100] * 3)
+    with open(path, "r+b") as file:
+        file.truncate(int(truth["ifd"][0]) + 4)
+    with LocalFile(path) as source, pytest.raises(TruncatedFileError, match="first IFD"):
+        read_first_page(source)
 
 
 def test_synthetic_stride_break_is_walked(synthetic):

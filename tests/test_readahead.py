@@ -8,7 +8,7 @@ import pytest
 
 import si_explorer.tiff.readahead as readahead
 from si_explorer.tiff import build_index
-from si_explorer.tiff.ifd import ByteSource
+from si_explorer.tiff.source import LocalFile
 
 pytestmark = pytest.mark.skipif(
     not readahead._CAN_PREFETCH, reason="needs preadv(RWF_NOWAIT) and posix_fadvise"
@@ -21,7 +21,7 @@ def advised(monkeypatch):
     calls = []
 
     def record(fd, offset, length, advice):
-        if advice == os.POSIX_FADV_WILLNEED:  # (ByteSource asks for RANDOM when it opens)
+        if advice == os.POSIX_FADV_WILLNEED:  # (LocalFile asks for RANDOM when it opens)
             calls.append((offset, length))
 
     monkeypatch.setattr(readahead.os, "posix_fadvise", record)
@@ -32,7 +32,7 @@ def advised(monkeypatch):
 def source(tmp_path):
     path = tmp_path / "f.bin"
     path.write_bytes(bytes(100_000))
-    with ByteSource(str(path)) as opened:
+    with LocalFile(str(path)) as opened:
         yield opened
 
 

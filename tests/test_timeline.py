@@ -221,3 +221,34 @@ def test_info_reports_dropped_frames_measured_rate_and_span(tmp_path, capsys):
     info = __import__("json").loads(capsys.readouterr().out)
     assert info["dropped_frames"] == [11, 32]
     assert info["frame_rate_measured_hz"] == pytest.approx(20)
+
+
+def test_headers_are_cached_beside_the_page_indexes(tmp_path, monkeypatch):
+    from si_explorer import timeline
+    from si_explorer.read.planes import PagedPlanes
+
+    monkeypatch.setenv("SI_EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(timeline, "CACHE_FROM_FRAMES", 1)
+    files = write_acquisition(
+        tmp_path / "c" / "rec_00001_00001.tif",
+        Acquisition(volumes=9, channels=1, height=8, width=8, aux_every=2, dropped=(3,)),
+    )
+    first = si_explorer.open(files.paths[0]).timeline()
+    assert list((tmp_path / "cache").glob("timeline-*.npz"))
+
+    def no_reads(*args, **kwargs):
+        raise AssertionError("the headers were read again instead of coming from the cache")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PagedPlanes, "description_rows", no_reads)
+        again = si_explorer.open(files.paths[0]).timeline()
+    assert again.identical(first)
+    # A file that changed (same path, new bytes) is read again.
+    other = write_acquisition(
+        tmp_path / "d" / "rec_00001_00001.tif",
+        Acquisition(volumes=9, channels=1, height=8, width=8, frame_rate=10),
+    )
+    shutil.copyfile(other.paths[0], files.paths[0])
+    changed = si_explorer.open(files.paths[0]).timeline()
+    assert changed.attrs["dropped_frames"] == []
+    assert float(changed.timestamp[1, 0]) == pytest.approx(0.1)

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import LayoutError, SIExplorerError, tifffile_errors
 from ..scanimage.layout import Layout
-from ..tiff import PageIndex, build_index
+from ..tiff import PageIndex, build_index, extend_index
 from .pages import PageReader
 
 _GROWTH_LOCK = threading.Lock()
@@ -269,8 +269,6 @@ class PagedPlanes(PlaneSource):
         only the pages they knew, which are the same in the longer index, and one file keeps
         one descriptor however often it is refreshed (follow mode refreshes every second).
         """
-        from ..refresh import extend_index  # TEMPORARY until extend_index lives in tiff/
-
         with _GROWTH_LOCK:  # two refreshes at once would both extend the same old index
             last = self.sources[-1]
             if last.indexed:

@@ -110,7 +110,7 @@ class FrameHeaders:
             aux_starts.append(np.concatenate([[0], np.cumsum(counts)]))
         where = {int(f): i for i, f in enumerate(frames.tolist())}
         return FrameHeaders(
-            *(getattr(self, name)[frames] for name in _ARRAYS),
+            *(getattr(self, name)[frames] for name in ARRAYS),
             aux_times=aux_times,
             aux_starts=aux_starts,
             i2c={where[f]: text for f, text in self.i2c.items() if f in where},
@@ -118,7 +118,7 @@ class FrameHeaders:
         )
 
 
-_ARRAYS = (
+ARRAYS = (
     "frame_number",
     "acquisition_number",
     "frame_number_acquisition",

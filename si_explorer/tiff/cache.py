@@ -1,11 +1,12 @@
 """On-disk cache of walked page indexes, so that a file without a constant stride is walked once.
 
-One ``.npz`` file per source file, named by a hash of the source's absolute path, in
-``$SI_EXPLORER_CACHE_DIR`` or ``~/.cache/si-explorer/index``. An entry is used only when the
-source still has the same size and mtime and the same first 64 KiB, first IFD and last-page IFD
-bytes (a file rewritten in place within one mtime tick, or copied over with its mtime preserved,
-is caught by the hashes). A cache that cannot be read is ignored and overwritten; one that cannot
-be written is skipped: the cache never makes an open fail.
+One ``.npz`` file per source, named by a hash of its ``ByteSource.cache_key()`` (a local file's
+absolute path), in ``$SI_EXPLORER_CACHE_DIR`` or ``~/.cache/si-explorer/index``. An entry is
+used only when the source still has the same size and ``version`` (a local file's mtime) and the
+same first 64 KiB, first IFD and last-page IFD bytes (a file rewritten in place within one mtime
+tick, or copied over with its mtime preserved, is caught by the hashes). Sources without a
+cache key (or version) are not cached. A cache that cannot be read is ignored and overwritten;
+one that cannot be written is skipped: the cache never makes an open fail.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import runs
-from .ifd import ByteSource
+from .source import ByteSource
 
 CACHE_VERSION = 1
 HEAD_BYTES = 64 << 10
@@ -35,10 +36,11 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "si-explorer" / "index"
 
 
-def cache_file(path: str) -> Path:
-    """The cache file of source ``path`` (keyed by a hash of its absolute path)."""
-    key = os.path.abspath(path).encode("utf-8", "surrogateescape")
-    return cache_dir() / (hashlib.blake2b(key, digest_size=16).hexdigest() + ".npz")
+def cache_file(key: str) -> Path:
+    """The cache file of the source whose ``cache_key()`` is ``key`` (a local file's absolute
+    path)."""
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+    return cache_dir() / (digest + ".npz")
 
 
 def _hash(data: bytes) -> str:
@@ -47,9 +49,10 @@ def _hash(data: bytes) -> str:
 
 def _signature(source: ByteSource, first_ifd: bytes, last_ifd: int, last_ifd_nbytes: int) -> dict:
     # ScanImage's first IFD follows megabytes of header text, so it gets its own hash.
+    # "mtime_ns" holds the source's version: the name entries written before ByteSource had.
     return {
         "file_size": source.size,
-        "mtime_ns": source.mtime_ns,
+        "mtime_ns": source.version,
         "head": _hash(source.read(0, min(HEAD_BYTES, source.size)) + first_ifd),
         "tail": _hash(source.read(last_ifd, last_ifd_nbytes)),
     }
@@ -58,21 +61,22 @@ def _signature(source: ByteSource, first_ifd: bytes, last_ifd: int, last_ifd_nby
 SIGNATURE = ("file_size", "mtime_ns", "head", "tail")
 
 
-def load(
-    source: ByteSource, path: str, first_ifd: bytes
-) -> tuple[dict, dict[str, np.ndarray]] | None:
-    """The cached (metadata, arrays) of ``path`` if still valid for the open ``source``.
+def load(source: ByteSource, first_ifd: bytes) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """The cached (metadata, arrays) of ``source`` if still valid.
 
     ``first_ifd`` is the raw bytes of the file's first IFD (part of the signature).
     """
+    key = source.cache_key()
+    if key is None or source.version is None:
+        return None
     try:
-        with np.load(cache_file(path), allow_pickle=False) as stored:
+        with np.load(cache_file(key), allow_pickle=False) as stored:
             meta = json.loads(bytes(stored["meta"]).decode("utf-8"))
             if (
                 meta.get("version") != CACHE_VERSION
-                or meta.get("path") != os.path.abspath(path)
+                or meta.get("path") != key
                 or meta["file_size"] != source.size
-                or meta["mtime_ns"] != source.mtime_ns
+                or meta["mtime_ns"] != source.version
             ):
                 return None
             n = int(meta["n_pages"])
@@ -100,19 +104,21 @@ def load(
 
 def store(
     source: ByteSource,
-    path: str,
     first_ifd: bytes,
     meta: dict,
     arrays: dict[str, np.ndarray],
     last_ifd_nbytes: int,
 ) -> None:
-    """Write the cache entry of ``path`` atomically; give up silently on any OS error.
+    """Write the cache entry of ``source`` atomically; give up silently on any OS error.
 
     ``meta`` must be JSON-serialisable; ``last_ifd_nbytes`` is the size of the last indexed
     page's IFD, whose bytes are hashed into the signature.
     """
-    target = cache_file(path)
-    meta = dict(meta, version=CACHE_VERSION, path=os.path.abspath(path))
+    key = source.cache_key()
+    if key is None or source.version is None:
+        return
+    target = cache_file(key)
+    meta = dict(meta, version=CACHE_VERSION, path=key)
     meta["tail_nbytes"] = last_ifd_nbytes
     meta.update(_signature(source, first_ifd, int(arrays["ifd_offsets"][-1]), last_ifd_nbytes))
     payload = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}

@@ -3,7 +3,8 @@
 This is the small, dependency-free TIFF layer under the page index: it knows the classic and
 BigTIFF header and entry layouts in both byte orders and nothing about images. The index uses it
 for the few IFDs it decodes one by one (page 0, page 1, the verification samples, pages whose tag
-layout differs from their neighbours); the bulk of a walk is vectorised elsewhere.
+layout differs from their neighbours); the bulk of a walk is vectorised elsewhere. Every read goes
+through a :class:`~si_explorer.tiff.source.ByteSource`, which also names the file in errors.
 
 :func:`read_ifd` is the public entry point for other modules (the reader may need the tag values
 of a page it only knows by IFD offset).
@@ -11,22 +12,14 @@ of a page it only knows by IFD offset).
 
 from __future__ import annotations
 
-import contextlib
 import mmap
 import os
-import stat
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NamedTuple
 
-from ..errors import (
-    CorruptTiffError,
-    NotATiffError,
-    SIExplorerError,
-    SourceNotFoundError,
-    TruncatedFileError,
-)
+from ..errors import CorruptTiffError, NotATiffError, TruncatedFileError
+from .source import ByteSource, CallableSource, MemorySource
 
 #: Bytes per value of each TIFF field type (TIFF 6.0 plus the BigTIFF additions 16, 17, 18).
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4,
@@ -155,9 +148,6 @@ class IfdPastEnd(Exception):
         self.needed = needed
 
 
-ReadAt = Callable[[int, int], bytes]
-
-
 def parse_header(data: bytes, path: str, file_size: int) -> TiffHeader:
     """Decode the first 16 bytes of a file into a :class:`TiffHeader`.
 
@@ -189,19 +179,21 @@ def parse_header(data: bytes, path: str, file_size: int) -> TiffHeader:
 
 
 def parse_ifd(
-    read: ReadAt, offset: int, header: TiffHeader, file_size: int, path: str, page: int | None
+    source: ByteSource, offset: int, header: TiffHeader, page: int | None = None
 ) -> Ifd:
     """Decode the IFD at ``offset`` (entries and inline values; out-of-line values not read).
 
-    ``read(offset, n)`` returns up to ``n`` bytes at ``offset``. Raises :class:`IfdPastEnd` when
-    the IFD runs past ``file_size`` and CorruptTiffError for an impossible entry count, so that a
-    broken file costs one small read, never a huge allocation.
+    ``page`` (None when unknown) only words errors. Raises :class:`IfdPastEnd` when the IFD
+    runs past the end of ``source`` and CorruptTiffError for an impossible entry count, so that
+    a broken file costs one small read, never a huge allocation.
     """
+    path = source.name
+    file_size = source.size
     cs, es, os_ = header.count_size, header.entry_size, header.offset_size
     bo = header.byteorder
     if offset + cs > file_size:
         raise IfdPastEnd(offset, cs)
-    data = read(offset, FIRST_READ)
+    data = source.read(offset, FIRST_READ)
     (count,) = struct.unpack_from(bo + header.count_format, data, 0)
     where = f"the IFD at byte {offset:,}" + ("" if page is None else f" (page {page})")
     if count == 0 or count > MAX_ENTRIES:
@@ -210,7 +202,7 @@ def parse_ifd(
     if offset + size > file_size:
         raise IfdPastEnd(offset, size)
     if len(data) < size:
-        data = read(offset, size)
+        data = source.read(offset, size)
     raw = bytes(data[:size])
     (next_offset,) = struct.unpack_from(bo + header.offset_format, raw, size - os_)
 
@@ -257,29 +249,26 @@ def decode_value(type_: int, count: int, data: bytes, byteorder: str) -> Any:
     return struct.unpack_from(f"{byteorder}{count}{letter}", data, 0)
 
 
-def load_value(
-    tag: Tag, read: ReadAt, header: TiffHeader, file_size: int, path: str, page: int | None
-) -> Any:
+def load_value(tag: Tag, source: ByteSource, header: TiffHeader, page: int | None) -> Any:
     """The decoded value of an out-of-line ``tag`` (read from the file), checked to fit in it."""
     if tag.inline or tag.value is not None:
         return tag.value
+    file_size = source.size
     if tag.value_offset + tag.nbytes > file_size:
         where = "" if page is None else f" of page {page}"
         raise CorruptTiffError(
-            path,
+            source.name,
             f"tag {tag.code}{where} (IFD entry at byte {tag.entry_offset:,}) points at "
             f"{tag.nbytes:,} bytes at {tag.value_offset:,}, past the end of the file "
             f"({file_size:,} bytes)",
         )
-    data = read(tag.value_offset, tag.nbytes)
+    data = source.read(tag.value_offset, tag.nbytes)
     return decode_value(tag.type, tag.count, data, header.byteorder)
 
 
 def with_values(
     ifd: Ifd,
-    read: ReadAt,
-    file_size: int,
-    path: str,
+    source: ByteSource,
     page: int | None,
     codes: frozenset[int] | None = None,
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
@@ -295,7 +284,7 @@ def with_values(
             and tag.nbytes <= max_value_bytes
             and (codes is None or tag.code in codes)
         ):
-            tag = tag._replace(value=load_value(tag, read, ifd.header, file_size, path, page))
+            tag = tag._replace(value=load_value(tag, source, ifd.header, page))
         entries.append(tag)
     tags: dict[int, Tag] = {}
     for tag in entries:
@@ -303,73 +292,13 @@ def with_values(
     return Ifd(ifd.offset, ifd.next_offset, ifd.raw, tuple(entries), ifd.header, tags)
 
 
-class ByteSource:
-    """Random access to the bytes of a file opened read-only (pread where the OS has it).
-
-    Owns its descriptor: use as a context manager, or call :meth:`close`.
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-        try:
-            # O_NONBLOCK: opening a FIFO (or a device) read-only would otherwise wait for a
-            # writer forever; regular files ignore the flag.
-            flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
-            fd = os.open(path, flags)
-        except FileNotFoundError:
-            raise SourceNotFoundError(path, "no such file") from None
-        except IsADirectoryError:
-            raise NotATiffError(path, "is a directory, not a TIFF file") from None
-        except OSError as exc:
-            raise SIExplorerError(path, f"cannot open: {exc.strerror or exc}") from None
-        self.fd = fd
-        try:
-            st = os.fstat(fd)
-            if stat.S_ISDIR(st.st_mode):
-                raise NotATiffError(path, "is a directory, not a TIFF file")
-            if not stat.S_ISREG(st.st_mode):
-                # A pipe or device has no size to check offsets against and no random access.
-                raise NotATiffError(path, "is not a regular file (a pipe, socket or device)")
-            self.size = st.st_size
-            self.mtime_ns = st.st_mtime_ns
-            if hasattr(os, "posix_fadvise"):
-                # Index reads are small and scattered; readahead would pull in pixels.
-                with contextlib.suppress(OSError):  # a hint only; some filesystems refuse it
-                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
-            self._file = None if hasattr(os, "pread") else os.fdopen(os.dup(fd), "rb", 0)
-        except BaseException:
-            os.close(fd)
-            raise
-
-    def read(self, offset: int, size: int) -> bytes:
-        """Up to ``size`` bytes at ``offset`` (fewer at the end of the file)."""
-        if self._file is None:
-            return os.pread(self.fd, size, offset)
-        self._file.seek(offset)
-        return self._file.read(size)
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-    def __enter__(self) -> ByteSource:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
 def read_header(source: ByteSource) -> TiffHeader:
     """Read and decode the header of an open :class:`ByteSource`."""
-    return parse_header(source.read(0, 16), source.path, source.size)
+    return parse_header(source.read(0, 16), source.name, source.size)
 
 
 def read_ifd(
-    source: str | os.PathLike | BinaryIO | bytes | bytearray | memoryview,
+    source: ByteSource | str | os.PathLike | BinaryIO | bytes | bytearray | memoryview,
     offset: int | None = None,
     *,
     header: TiffHeader | None = None,
@@ -377,9 +306,10 @@ def read_ifd(
 ) -> Ifd:
     """Decode the IFD at byte ``offset`` of a TIFF into an :class:`Ifd` with its tag values.
 
-    ``source`` is a path (opened read-only and closed again), a binary file object opened for
-    reading (positioned reads; its position is restored), or the file's bytes (``bytes``,
-    ``memoryview`` or ``mmap``). ``offset`` defaults to the first IFD. Out-of-line values
+    ``source`` is an open :class:`~si_explorer.tiff.ByteSource` (left open), a path (opened
+    read-only and closed again), a binary file object opened for reading (positioned reads; its
+    position is restored), or the file's bytes (``bytes``, ``memoryview`` or ``mmap``).
+    ``offset`` defaults to the first IFD. Out-of-line values
     larger than ``max_value_bytes`` are not read (their ``value`` is None; ``value_offset`` and
     ``nbytes`` say where they are), so that a ScanImage page's multi-MB Software tag does not
     cost a read.
@@ -392,15 +322,13 @@ def read_ifd(
         ifd.scalar(259)          # compression
         ifd.get(273)             # strip offsets (a tuple)
     """
+    if isinstance(source, ByteSource):
+        return _read_ifd(source, offset, header, max_value_bytes)
     if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        with ByteSource(path) as src:
-            return _read_ifd(src.read, src.size, path, offset, header, max_value_bytes)
+        with ByteSource(source) as opened:
+            return _read_ifd(opened, offset, header, max_value_bytes)
     if isinstance(source, (bytes, bytearray, memoryview, mmap.mmap)) or not hasattr(source, "read"):
-        view = memoryview(source)
-        return _read_ifd(
-            lambda o, n: bytes(view[o : o + n]), len(view), None, offset, header, max_value_bytes
-        )
+        return _read_ifd(MemorySource(source), offset, header, max_value_bytes)
     path = getattr(source, "name", None)
     path = path if isinstance(path, str) else None
     position = source.tell()
@@ -412,27 +340,23 @@ def read_ifd(
             source.seek(o)
             return source.read(n)
 
-        return _read_ifd(read, size, path, offset, header, max_value_bytes)
+        return _read_ifd(CallableSource(read, size, path), offset, header, max_value_bytes)
     finally:
         source.seek(position)
 
 
 def _read_ifd(
-    read: ReadAt,
-    size: int,
-    path: str | None,
-    offset: int | None,
-    header: TiffHeader | None,
-    max_value_bytes: int,
+    source: ByteSource, offset: int | None, header: TiffHeader | None, max_value_bytes: int
 ) -> Ifd:
     if header is None:
-        header = parse_header(read(0, 16), path, size)
+        header = read_header(source)
     if offset is None:
         offset = header.first_ifd
     try:
-        ifd = parse_ifd(read, offset, header, size, path, None)
+        ifd = parse_ifd(source, offset, header, None)
     except IfdPastEnd as exc:
         raise CorruptTiffError(
-            path, f"the IFD at byte {exc.offset:,} runs past the end of the file ({size:,} bytes)"
+            source.name,
+            f"the IFD at byte {exc.offset:,} runs past the end of the file ({source.size:,} bytes)",
         ) from None
-    return with_values(ifd, read, size, path, None, None, max_value_bytes)
+    return with_values(ifd, source, None, None, max_value_bytes)

@@ -1,9 +1,11 @@
 """The verified page index: where every page's IFD, pixels and description are.
 
-:func:`build_index` opens a TIFF read-only and returns a :class:`PageIndex`. For files whose pages
-sit at a constant stride (every ScanImage file seen so far) it costs a few dozen small reads
-whatever the page count: the stride is predicted from pages 0 and 1 and verified (``stride.py``).
-Any other file is walked exactly (``walk.py``) and the result cached on disk (``cache.py``).
+:func:`build_index` reads a TIFF through a :class:`~si_explorer.tiff.source.ByteSource` (a path
+is opened read-only) and returns a :class:`PageIndex`. For files whose pages sit at a constant
+stride (every ScanImage file seen so far) it costs a few dozen small reads whatever the page
+count: the stride is predicted from pages 0 and 1 and verified (``stride.py``). Any other file is
+walked exactly (``walk.py``) and the result cached on disk (``cache.py``). :func:`stride_arrays`
+is shared with ``extend.py``, which lengthens the index of a growing file.
 """
 
 from __future__ import annotations
@@ -15,15 +17,23 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import CorruptTiffError, SIExplorerError, TruncatedFileError
+from ..errors import CorruptTiffError, SIExplorerError
 from . import cache as index_cache
 from . import runs
-from .ifd import ByteSource, IfdPastEnd, parse_ifd, read_header
-from .page import NonUniformPagesError, offsets_wrap, page_facts, page_format
-from .stride import predict_stride
+from .ifd import IfdPastEnd, parse_ifd
+from .page import (
+    FirstPage,
+    NonUniformPagesError,
+    offsets_wrap,
+    page_facts,
+    page_format,
+    read_first_page,
+)
+from .source import ByteSource, open_source
+from .stride import StrideLayout, predict_stride
 from .walk import truncation_slack, walk
 
-__all__ = ["PageIndex", "build_index", "NonUniformPagesError"]
+__all__ = ["NonUniformPagesError", "PageIndex", "build_index", "stride_arrays"]
 
 #: A walk expected to visit more pages than this shows a progress bar when ``progress`` is None.
 PROGRESS_THRESHOLD = 20_000
@@ -188,114 +198,118 @@ def _unpickle(state: dict) -> PageIndex:
 
 
 def build_index(
-    path: str | os.PathLike, *, progress: bool | None = None, cache: bool = True
+    source: str | os.PathLike | ByteSource, *, progress: bool | None = None, cache: bool = True
 ) -> PageIndex:
-    """Index the pages of the TIFF at ``path`` (classic or BigTIFF, either byte order).
+    """Index the pages of the TIFF at ``source`` (classic or BigTIFF, either byte order).
 
-    Tries the constant-stride prediction first (a few small reads, verified against the file:
-    see ``stride.py``), then the on-disk cache (when ``cache``), then walks the whole IFD chain
-    (and caches the result when ``cache``). ``progress``: True shows a tqdm bar during a walk,
-    False never, None only for walks of more than ~20,000 pages.
+    ``source`` is a path (opened read-only and closed before returning) or an open
+    :class:`ByteSource` (left open). Tries the constant-stride prediction first (a few small
+    reads, verified against the file: see ``stride.py``), then the on-disk cache (when
+    ``cache``), then walks the whole IFD chain (and caches the result when ``cache``).
+    ``progress``: True shows a tqdm bar during a walk, False never, None only for walks of more
+    than ~20,000 pages.
 
-    The file is opened read-only and closed before returning. Raises SourceNotFoundError,
-    NotATiffError (empty, a directory, wrong magic), CorruptTiffError (loops, offsets past the
-    end, impossible counts), TruncatedFileError (no complete page) and NonUniformPagesError
-    (pages of different shapes or dtypes, or not single-sample numeric images).
+    Raises SourceNotFoundError, NotATiffError (empty, a directory, wrong magic),
+    CorruptTiffError (loops, offsets past the end, impossible counts), TruncatedFileError (no
+    complete page) and NonUniformPagesError (pages of different shapes or dtypes, or not
+    single-sample numeric images).
     """
-    path = os.fspath(path)
-    with ByteSource(path) as source:
-        header = read_header(source)
-        size = source.size
-        first = header.first_ifd
-        if first == 0:
-            raise CorruptTiffError(path, "the header points at no IFD (offset 0)")
-        if first < header.nbytes:
-            raise CorruptTiffError(path, f"the first IFD offset {first} lies inside the header")
-        try:
-            ifd0 = parse_ifd(source.read, first, header, size, path, 0)
-        except IfdPastEnd:
-            raise TruncatedFileError(
-                path,
-                f"the file ends at byte {size:,}, before the end of its first IFD at byte "
-                f"{first:,}",
-            ) from None
-        format0 = page_format(ifd0, source.read, path, 0, size)
-        facts0 = page_facts(ifd0, format0, source.read, size, path, 0)
-        if facts0.end > size:
-            raise TruncatedFileError(
-                path,
-                f"the file ends at byte {size:,}, inside its first page (which needs "
-                f"{facts0.end:,} bytes)",
+    source, owned = open_source(source)
+    try:
+        return _build_index(source, progress, cache)
+    finally:
+        if owned:
+            source.close()
+
+
+def _build_index(source: ByteSource, progress: bool | None, cache: bool) -> PageIndex:
+    path = source.name
+    first = read_first_page(source)
+    header, ifd0, format0, facts0 = first.header, first.ifd, first.format, first.facts
+
+    layout = predict_stride(source, first)
+    if layout is not None:
+        arrays = stride_arrays(first, layout)
+        return _make_index(
+            source, first, "stride", layout.stride, arrays, facts0.raw, layout.missing_bytes
+        )
+
+    page_format_key = [list(format0.shape), format0.dtype.str]
+    if cache:
+        cached = index_cache.load(source, ifd0.raw)
+        if cached is not None and cached[0].get("format") == page_format_key:
+            meta, arrays = cached
+            return _make_index(
+                source, first, "cache", None, arrays, meta["raw"], meta["missing_bytes"]
             )
 
-        def make(method: str, stride: int | None, arrays: dict, raw: bool, missing: int):
-            return PageIndex(
-                path=path,
-                file_size=size,
-                mtime_ns=source.mtime_ns,
-                byteorder=header.byteorder,
-                bigtiff=header.bigtiff,
-                shape=format0.shape,
-                dtype=format0.dtype,
-                raw=raw,
-                method=method,
-                stride=stride,
-                missing_bytes=missing,
-                **arrays,
-            )
-
-        layout = predict_stride(source, ifd0, facts0, path)
-        if layout is not None:
-            n, stride = layout.n_pages, layout.stride
-            desc_step = 0 if facts0.desc_offset < 0 or layout.desc_shared else stride
-            arrays = {
-                "ifd_offsets": Progression(ifd0.offset, stride, n),
-                "data_offsets": Progression(facts0.data_offset, stride, n),
-                "desc_offsets": Progression(facts0.desc_offset, desc_step, n),
-                "desc_lengths": Progression(facts0.desc_length, 0, n),
-            }
-            return make("stride", stride, arrays, facts0.raw, layout.missing_bytes)
-
-        page_format_key = [list(format0.shape), format0.dtype.str]
-        if cache:
-            cached = index_cache.load(source, path, ifd0.raw)
-            if cached is not None and cached[0].get("format") == page_format_key:
-                meta, arrays = cached
-                return make("cache", None, arrays, meta["raw"], meta["missing_bytes"])
-
-        extent0 = facts0.end - min(ifd0.offset, facts0.data_start)
-        guess = ifd0.next_offset - ifd0.offset
-        if guess <= 0:
-            guess = extent0
-        estimate = max(1, (size - ifd0.offset) // max(guess, 1) + 1)
-        bar = _progress_bar(progress, estimate, path)
-        try:
-            result = walk(source, ifd0, format0, extent0, path, bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        if result.missing_bytes:
-            _check_partial_page(source, header, int(result.ifd_offsets[-1]), extent0, path)
-        arrays = {
-            "ifd_offsets": result.ifd_offsets,
-            "data_offsets": result.data_offsets,
-            "desc_offsets": result.desc_offsets,
-            "desc_lengths": result.desc_lengths,
+    extent0 = first.extent
+    guess = ifd0.next_offset - ifd0.offset
+    if guess <= 0:
+        guess = extent0
+    estimate = max(1, (source.size - ifd0.offset) // max(guess, 1) + 1)
+    bar = _progress_bar(progress, estimate, path)
+    try:
+        result = walk(source, ifd0, format0, extent0, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if result.missing_bytes:
+        _check_partial_page(source, header, int(result.ifd_offsets[-1]), extent0)
+    arrays = {name: getattr(result, name) for name in index_cache.ARRAYS}
+    index = _make_index(source, first, "walk", None, arrays, result.raw, result.missing_bytes)
+    if cache:
+        last = parse_ifd(source, int(result.ifd_offsets[-1]), header, None)
+        meta = {
+            "n_pages": index.n_pages,
+            "raw": index.raw,
+            "missing_bytes": index.missing_bytes,
+            "format": page_format_key,
         }
-        index = make("walk", None, arrays, result.raw, result.missing_bytes)
-        if cache:
-            last = parse_ifd(source.read, int(result.ifd_offsets[-1]), header, size, path, None)
-            meta = {
-                "n_pages": index.n_pages,
-                "raw": index.raw,
-                "missing_bytes": index.missing_bytes,
-                "format": page_format_key,
-            }
-            index_cache.store(source, path, ifd0.raw, meta, arrays, last.nbytes)
-        return index
+        index_cache.store(source, ifd0.raw, meta, arrays, last.nbytes)
+    return index
 
 
-def _check_partial_page(source, header, last_complete: int, extent0: int, path: str) -> None:
+def stride_arrays(first: FirstPage, layout: StrideLayout) -> dict[str, Progression]:
+    """The offset arrays of the verified stride ``layout`` whose page 0 is ``first``."""
+    stride, n = layout.stride, layout.n_pages
+    facts0 = first.facts
+    desc_step = 0 if facts0.desc_offset < 0 or layout.desc_shared else stride
+    return {
+        "ifd_offsets": Progression(first.ifd.offset, stride, n),
+        "data_offsets": Progression(facts0.data_offset, stride, n),
+        "desc_offsets": Progression(facts0.desc_offset, desc_step, n),
+        "desc_lengths": Progression(facts0.desc_length, 0, n),
+    }
+
+
+def _make_index(
+    source: ByteSource,
+    first: FirstPage,
+    method: str,
+    stride: int | None,
+    arrays: dict,
+    raw: bool,
+    missing: int,
+) -> PageIndex:
+    """The :class:`PageIndex` of ``source`` as it is now, with page 0 ``first``."""
+    return PageIndex(
+        path=source.name,
+        file_size=source.size,
+        mtime_ns=source.version,
+        byteorder=first.header.byteorder,
+        bigtiff=first.header.bigtiff,
+        shape=first.format.shape,
+        dtype=first.format.dtype,
+        raw=raw,
+        method=method,
+        stride=stride,
+        missing_bytes=missing,
+        **arrays,
+    )
+
+
+def _check_partial_page(source: ByteSource, header, last_complete: int, extent0: int) -> None:
     """Raise CorruptTiffError when the page after the last complete one is not a page being
     written but a page whose pixels point far past the end of the file.
 
@@ -304,19 +318,19 @@ def _check_partial_page(source, header, last_complete: int, extent0: int, path: 
     rule (``truncation_slack``) to next-IFD pointers, this applies it to the page's own data.
     """
     size = source.size
-    last = parse_ifd(source.read, last_complete, header, size, path, None)
+    last = parse_ifd(source, last_complete, header, None)
     try:
-        ifd = parse_ifd(source.read, last.next_offset, header, size, path, None)
+        ifd = parse_ifd(source, last.next_offset, header, None)
     except IfdPastEnd:
         return  # the IFD itself is cut off: the walk has checked how far its pointer reaches
     try:
-        fmt = page_format(ifd, source.read, path, -1, size)
-        facts = page_facts(ifd, fmt, source.read, size, path, -1, offsets_wrap(header, size))
+        fmt = page_format(ifd, source, -1)
+        facts = page_facts(ifd, fmt, source, -1, offsets_wrap(header, size))
     except SIExplorerError:
         return  # a half-written IFD may hold anything; only its complete pages are served
     if facts.end - size > truncation_slack(extent0):
         raise CorruptTiffError(
-            path,
+            source.name,
             f"the page after the last complete one (IFD at byte {ifd.offset:,}) uses bytes up "
             f"to {facts.end:,}, far past the end of the file ({size:,} bytes)",
         )

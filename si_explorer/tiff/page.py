@@ -3,6 +3,9 @@
 The index needs the same handful of facts for every page, whether it gets them from one IFD
 decoded here (page 0, verification samples, odd pages of a walk) or vectorised over thousands of
 pages (``walk.py``); the tag sets and the rules for "raw" live here so both agree.
+
+:func:`read_first_page` is the one read of page 0 (header, first IFD, format, facts) that
+indexing a file, extending its index and comparing files of one acquisition all start from.
 """
 
 from __future__ import annotations
@@ -11,8 +14,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CorruptTiffError, SIExplorerError
-from .ifd import INTEGER_TYPES, Ifd, ReadAt, Tag, decode_value
+from ..errors import CorruptTiffError, SIExplorerError, TruncatedFileError
+from .ifd import (
+    INTEGER_TYPES,
+    Ifd,
+    IfdPastEnd,
+    Tag,
+    TiffHeader,
+    decode_value,
+    parse_ifd,
+    read_header,
+)
+from .source import ByteSource
 
 IMAGE_WIDTH = 256
 IMAGE_LENGTH = 257
@@ -122,27 +135,27 @@ def _first(values: dict[int, tuple | None], code: int, default: int | None) -> i
     return value[0]
 
 
-def page_format(
-    ifd: Ifd, read: ReadAt, path: str, page: int, file_size: int | None = None
-) -> PageFormat:
-    """Decode the format tags of ``ifd``.
+def page_format(ifd: Ifd, source: ByteSource, page: int) -> PageFormat:
+    """Decode the format tags of ``ifd`` (page number ``page``, for errors).
 
-    ``file_size``, when given, keeps out-of-line values that point past the end of the file
-    from being read at all (they decode as missing, which makes the page corrupt).
+    Out-of-line values that point past the end of ``source`` are not read at all (they decode
+    as missing, which makes the page corrupt).
 
     Raises CorruptTiffError when a required tag is missing or impossible and
     NonUniformPagesError when the page is not one (rows, columns) plane of a numpy dtype.
     """
+    path = source.name
+    file_size = source.size
     values: dict[int, tuple | None] = {}
     for code in FORMAT_TAGS:
         tag = ifd.tags.get(code)
         if tag is None:
             continue
         value = tag.value
-        fits = file_size is None or 0 <= tag.value_offset <= file_size - tag.nbytes
+        fits = 0 <= tag.value_offset <= file_size - tag.nbytes
         if value is None and 0 < tag.nbytes <= 1024 and fits:
             # Only a multi-sample page stores these out of line; read them to say what it is.
-            data = read(tag.value_offset, tag.nbytes)
+            data = source.read(tag.value_offset, tag.nbytes)
             if len(data) == tag.nbytes:
                 value = decode_value(tag.type, tag.count, data, ifd.header.byteorder)
         values[code] = value
@@ -222,13 +235,7 @@ def unwrap32(value: int, near: int) -> int:
 
 
 def page_facts(
-    ifd: Ifd,
-    fmt: PageFormat,
-    read: ReadAt,
-    file_size: int,
-    path: str,
-    page: int,
-    wrapped: bool = False,
+    ifd: Ifd, fmt: PageFormat, source: ByteSource, page: int, wrapped: bool = False
 ) -> PageFacts:
     """Decode where page ``page``'s pixels and description are, and its byte extent.
 
@@ -237,6 +244,8 @@ def page_facts(
     whether that is a truncated tail or corruption. ``wrapped`` unwraps 32-bit offsets of a
     classic TIFF larger than 4 GiB (see :func:`unwrap32`).
     """
+    path = source.name
+    file_size = source.size
     where = f"page {page} (IFD at byte {ifd.offset:,})"
     end = ifd.end
 
@@ -273,7 +282,7 @@ def page_facts(
             if offset + tag.nbytes > file_size:
                 cut = offset + tag.nbytes
                 return PageFacts(-1, desc_offset, desc_length, False, cut, cut, max(end, cut))
-            data = read(offset, tag.nbytes)
+            data = source.read(offset, tag.nbytes)
             values = decode_value(tag.type, tag.count, data, ifd.header.byteorder)
         arrays.append(np.asarray(values, dtype=np.int64))
     offsets, counts = arrays
@@ -303,3 +312,52 @@ def page_facts(
     data_end = int((offsets + counts).max())
     end = max(end, data_end)
     return PageFacts(int(offsets[0]), desc_offset, desc_length, raw, data_start, data_end, end)
+
+
+@dataclass(frozen=True)
+class FirstPage:
+    """Page 0 of a file: what indexing it, extending its index and comparing it with the other
+    files of an acquisition all start from."""
+
+    header: TiffHeader
+    ifd: Ifd
+    format: PageFormat
+    facts: PageFacts
+
+    @property
+    def extent(self) -> int:
+        """Bytes page 0 spans (IFD to last pixel): how far a page being written may reach."""
+        return self.facts.end - min(self.ifd.offset, self.facts.data_start)
+
+
+def read_first_page(source: ByteSource) -> FirstPage:
+    """Read and decode the header and page 0 of ``source``.
+
+    Raises NotATiffError (empty, wrong magic), CorruptTiffError (no first IFD, or one inside
+    the header; impossible tags), TruncatedFileError (the file ends inside the header, the first
+    IFD or the first page) and NonUniformPagesError (page 0 is not one plane of a numpy dtype).
+    """
+    path = source.name
+    size = source.size
+    header = read_header(source)
+    first = header.first_ifd
+    if first == 0:
+        raise CorruptTiffError(path, "the header points at no IFD (offset 0)")
+    if first < header.nbytes:
+        raise CorruptTiffError(path, f"the first IFD offset {first} lies inside the header")
+    try:
+        ifd0 = parse_ifd(source, first, header, 0)
+    except IfdPastEnd:
+        raise TruncatedFileError(
+            path,
+            f"the file ends at byte {size:,}, before the end of its first IFD at byte {first:,}",
+        ) from None
+    format0 = page_format(ifd0, source, 0)
+    facts0 = page_facts(ifd0, format0, source, 0)
+    if facts0.end > size:
+        raise TruncatedFileError(
+            path,
+            f"the file ends at byte {size:,}, inside its first page (which needs "
+            f"{facts0.end:,} bytes)",
+        )
+    return FirstPage(header, ifd0, format0, facts0)

@@ -19,7 +19,8 @@ synchronous walk pays every round trip, this one about one in ``window``.
 
 Misses are detected with ``preadv(..., RWF_NOWAIT)``, which fails instead of waiting when the
 bytes are not cached: a warm walk never issues a single ``fadvise``. Where the platform or the
-filesystem lacks either call, reads are plain blocking reads without prediction.
+filesystem lacks either call, or the source has no descriptor (``ByteSource.supports_fileno``),
+reads are plain blocking reads without prediction.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from __future__ import annotations
 import os
 
 from ..errors import CorruptTiffError
-from .ifd import ByteSource
+from .source import ByteSource
 
 #: IFDs kept in flight ahead of the walk (see the module docstring for the measurement).
 WINDOW = 64
@@ -47,15 +48,16 @@ class IfdReader:
 
     def __init__(self, source: ByteSource, nbytes: int, window: int = WINDOW):
         self.source = source
-        self.fd = source.fd
+        local = source.supports_fileno
+        self.fd = source.fileno() if local else -1
         self.nbytes = nbytes
         self.size = source.size
-        self.path = source.path
+        self.path = source.name
         self.window = window
         self.buffer = bytearray(nbytes)
         self._buffers = [self.buffer]
-        self.prefetching = _CAN_PREFETCH
-        self._preadv = hasattr(os, "preadv")
+        self.prefetching = _CAN_PREFETCH and local
+        self._preadv = local and hasattr(os, "preadv")
         self.misses = 0  # reads that had to wait for the disk
         self.advised = 0  # fadvise calls made
         self._refill = _NEVER  # byte offset from which on to top up the window again

@@ -27,14 +27,15 @@ import random
 import struct
 from dataclasses import dataclass
 
-from .ifd import INTEGER_TYPES, TYPE_FORMATS, TYPE_SIZES, ByteSource, Ifd, IfdPastEnd, parse_ifd
+from .ifd import INTEGER_TYPES, TYPE_FORMATS, TYPE_SIZES, Ifd, IfdPastEnd, parse_ifd
 from .page import (
     DATA_COUNT_TAGS,
     DATA_OFFSET_TAGS,
     IMAGE_DESCRIPTION,
     OTHER_OFFSET_TAGS,
-    PageFacts,
+    FirstPage,
 )
+from .source import ByteSource
 
 EVEN_SAMPLES = 16
 RANDOM_SAMPLES = 16
@@ -104,7 +105,7 @@ class _Template:
             return None
         return expected
 
-    def check(self, read, k: int, n_pages: int, partial: bool = False) -> int | None:
+    def check(self, source: ByteSource, k: int, n_pages: int, partial: bool = False) -> int | None:
         """Compare page k with the prediction; return its next-IFD pointer, or None.
 
         Page k < n_pages-1 must link to page k+1. The last complete page may end the chain (0)
@@ -116,7 +117,7 @@ class _Template:
         expected = self.expected(k)
         if expected is None:
             return None
-        data = read(ifd0.offset + base, len(expected))
+        data = source.read(ifd0.offset + base, len(expected))
         if len(data) != len(expected):
             return None
         (actual,) = self.next.unpack_from(data, self.next_position)
@@ -129,7 +130,7 @@ class _Template:
         if data != expected:
             return None
         for offset, page0, packer, offsets0 in self.arrays:
-            block = read(offset + base, len(page0))
+            block = source.read(offset + base, len(page0))
             if len(block) != len(page0):
                 if partial:
                     continue
@@ -145,7 +146,7 @@ class _Template:
         return actual
 
 
-def _build_template(ifd0: Ifd, ifd1: Ifd, stride: int, read, file_size: int) -> _Template | None:
+def _build_template(ifd0: Ifd, ifd1: Ifd, stride: int, source: ByteSource) -> _Template | None:
     """Classify every value of IFD0 by comparing it with IFD1; None if they are not shifted
     copies of each other."""
     if len(ifd0.raw) != len(ifd1.raw):
@@ -180,9 +181,9 @@ def _build_template(ifd0: Ifd, ifd1: Ifd, stride: int, read, file_size: int) -> 
         else:
             return None
         if is_offsets or is_counts:
-            if pointer0 + tag0.nbytes > file_size:
+            if pointer0 + tag0.nbytes > source.size:
                 return None
-            page0 = read(pointer0, tag0.nbytes)
+            page0 = source.read(pointer0, tag0.nbytes)
             packer = struct.Struct(f"{header.byteorder}{tag0.count}{TYPE_FORMATS[tag0.type]}")
             if is_offsets:
                 template.arrays.append((pointer0, page0, packer, packer.unpack(page0)))
@@ -191,15 +192,13 @@ def _build_template(ifd0: Ifd, ifd1: Ifd, stride: int, read, file_size: int) -> 
     return template
 
 
-def predict_stride(
-    source: ByteSource, ifd0: Ifd, facts0: PageFacts, path: str
-) -> StrideLayout | None:
+def predict_stride(source: ByteSource, first: FirstPage) -> StrideLayout | None:
     """Verify that the pages sit at a constant stride; None when any check fails.
 
-    ``ifd0`` and ``facts0`` describe page 0. None sends the caller to the exact walk, which also
-    decides between "truncated" and "corrupt" for files whose first pages are already odd.
+    ``first`` is page 0. None sends the caller to the exact walk, which also decides between
+    "truncated" and "corrupt" for files whose first pages are already odd.
     """
-    prepared = _prepare(source, ifd0, facts0, path)
+    prepared = _prepare(source, first)
     if prepared is None:
         return None
     template, n_pages, remainder = prepared
@@ -207,7 +206,7 @@ def predict_stride(
 
 
 def extend_stride(
-    source: ByteSource, ifd0: Ifd, facts0: PageFacts, path: str, stride: int, n_old: int
+    source: ByteSource, first: FirstPage, stride: int, n_old: int
 ) -> StrideLayout | None:
     """The stride layout of a file that had ``n_old`` verified pages and has grown since.
 
@@ -215,7 +214,7 @@ def extend_stride(
     of the others) plus the old last page, whose next pointer must now lead into them: the
     rest was verified when the file was opened. None when the file no longer fits ``stride``.
     """
-    prepared = _prepare(source, ifd0, facts0, path)
+    prepared = _prepare(source, first)
     if prepared is None or prepared[0].stride != stride or prepared[1] < n_old:
         return None
     template, n_pages, remainder = prepared
@@ -225,20 +224,20 @@ def extend_stride(
     return _verify(source, template, pages, n_pages, remainder)
 
 
-def _prepare(source: ByteSource, ifd0: Ifd, facts0: PageFacts, path: str):
+def _prepare(source: ByteSource, first: FirstPage):
     """(template, complete pages by file-size arithmetic, bytes after them), or None."""
+    ifd0, facts0 = first.ifd, first.facts
     header = ifd0.header
     size = source.size
-    read = source.read
     next0 = ifd0.next_offset
     stride = next0 - ifd0.offset
     if next0 == 0 or stride <= 0 or any(code in OTHER_OFFSET_TAGS for code in ifd0.tags):
         return None
     try:
-        ifd1 = parse_ifd(read, next0, header, size, path, 1)
+        ifd1 = parse_ifd(source, next0, header, 1)
     except IfdPastEnd:
         return None
-    template = _build_template(ifd0, ifd1, stride, read, size)
+    template = _build_template(ifd0, ifd1, stride, source)
     if template is None:
         return None
 
@@ -257,12 +256,11 @@ def _prepare(source: ByteSource, ifd0: Ifd, facts0: PageFacts, path: str):
 def _verify(
     source: ByteSource, template: _Template, pages: list[int], n_pages: int, remainder: int
 ) -> StrideLayout | None:
-    read = source.read
     ifd0 = template.ifd0
     stride = template.stride
     last_next = 0
     for k in pages:
-        actual = template.check(read, k, n_pages)
+        actual = template.check(source, k, n_pages)
         if actual is None:
             return None
         if k == n_pages - 1:
@@ -274,7 +272,7 @@ def _verify(
         # If its IFD is already complete it must be one more shifted copy (its pixels are what
         # is missing); anything else means the stride broke and only a walk can tell.
         if ifd0.offset + n_pages * stride + len(ifd0.raw) <= source.size:
-            if template.check(read, n_pages, n_pages + 1, partial=True) is None:
+            if template.check(source, n_pages, n_pages + 1, partial=True) is None:
                 return None
         missing = remainder
     return StrideLayout(stride, n_pages, missing, IMAGE_DESCRIPTION in template.shared)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CorruptTiffError, TruncatedFileError
-from .ifd import ASCII, INTEGER_TYPES, MAX_ENTRIES, TYPE_SIZES, ByteSource, Ifd, parse_ifd
+from ..errors import CorruptTiffError, SIExplorerError, TruncatedFileError
+from .ifd import ASCII, INTEGER_TYPES, MAX_ENTRIES, TYPE_SIZES, Ifd, parse_ifd
 from .page import (
     FORMAT_TAGS,
     IMAGE_DESCRIPTION,
@@ -37,6 +37,7 @@ from .page import (
     page_format,
 )
 from .readahead import IfdReader
+from .source import ByteSource, MemorySource
 
 #: Layouts learnt before the remaining odd pages are decoded one by one.
 MAX_REFERENCES = 8
@@ -61,30 +62,31 @@ class WalkResult:
 
 
 def walk(
-    source: ByteSource,
-    ifd0: Ifd,
-    format0: PageFormat,
-    page0_extent: int,
-    path: str,
-    bar=None,
+    source: ByteSource, ifd0: Ifd, format0: PageFormat, page0_extent: int, bar=None
 ) -> WalkResult:
     """Index every page of the chain starting at ``ifd0``.
 
     ``page0_extent`` (bytes page 0 spans) bounds how far past the end of the file a next
     pointer may point and still be read as a page being written. ``bar`` is a tqdm bar or None.
+    ``source`` must support memory maps (``supports_mmap``).
     """
+    path = source.name
     size = source.size
-    offsets, cut_chain = _follow_chain(source, ifd0, size, page0_extent, path, bar)
+    if not source.supports_mmap:
+        # The vectorised pass gathers fields of every IFD out of one buffer; a remote source
+        # would first have to fetch the IFD blocks into one.
+        raise SIExplorerError(path, "cannot walk the IFD chain of a source without memory maps")
+    offsets, cut_chain = _follow_chain(source, ifd0, page0_extent, bar)
     # The chain pass has just brought every IFD block into the page cache; describing the pages
     # is then numpy gathers over a map of the same blocks, no system call per page.
-    mapped = mmap.mmap(source.fd, size, access=mmap.ACCESS_READ)
+    mapped = source.map()
     if hasattr(mapped, "madvise"):
         # Without this every IFD touched faults in the kernel's readahead window (128 KiB and
         # more) of the pixels around it: measured on a 300,000-page file under memory pressure,
         # 75 s and 9.5 GB of page cache for a walk that needs 1.2 GB of IFD pages (0.8 s).
         mapped.madvise(mmap.MADV_RANDOM)
     try:
-        described = _describe(mapped, offsets, ifd0, format0, size, path)
+        described = _describe(MemorySource(mapped, path), offsets, ifd0, format0)
     finally:
         try:
             mapped.close()
@@ -127,14 +129,14 @@ def walk(
     )
 
 
-def _follow_chain(
-    source: ByteSource, ifd0: Ifd, size: int, page0_extent: int, path: str, bar
-) -> tuple[np.ndarray, bool]:
+def _follow_chain(source: ByteSource, ifd0: Ifd, page0_extent: int, bar) -> tuple[np.ndarray, bool]:
     """The offsets of every IFD in the chain that lies completely inside the file.
 
     Returns (offsets, cut): ``cut`` is True when the chain points at an IFD that is past the end
     of the file or only partly in it (a file cut off while being written).
     """
+    path = source.name
+    size = source.size
     header = ifd0.header
     bo = header.byteorder
     cs, es, vs = header.count_size, header.entry_size, header.offset_size
@@ -177,7 +179,7 @@ def _follow_chain(
                 # the chain only ever moves forward, so take the next such position.
                 offset += (floor - offset + _4GIB - 1) // _4GIB * _4GIB
             if offset + cs > size:
-                cut = _past_end(offsets, offset, size, page0_extent, path)
+                cut = _past_end(offsets, offset, source, page0_extent)
                 offset = 0
                 break
             (count,) = count_of(reader.read_bytes(offset, cs))
@@ -187,7 +189,7 @@ def _follow_chain(
                 )
             end = offset + cs + count * es + vs
             if end > size:
-                cut = _past_end(offsets, offset, size, page0_extent, path)
+                cut = _past_end(offsets, offset, source, page0_extent)
                 offset = 0
                 break
             if offset < floor:
@@ -233,14 +235,15 @@ def truncation_slack(page_extent: int) -> int:
     return 2 * page_extent + (64 << 10)
 
 
-def _past_end(offsets: array, offset: int, size: int, page0_extent: int, path: str) -> bool:
+def _past_end(offsets: array, offset: int, source: ByteSource, page0_extent: int) -> bool:
     """Decide whether a pointer to an IFD that is not (completely) in the file means the file
     was cut off while being written (True) or is corrupt (raises)."""
+    size = source.size
     k = len(offsets)
     delta = offsets[-1] - offsets[-2] if k >= 2 else 0
     if offset - size > truncation_slack(max(abs(delta), page0_extent)):
         raise CorruptTiffError(
-            path,
+            source.name,
             f"the IFD of page {k - 1} at byte {offsets[-1]:,} links to byte {offset:,}, far past "
             f"the end of the file ({size:,} bytes)",
         )
@@ -273,24 +276,22 @@ class _Pages:
         return self.data_offsets, self.desc_offsets, self.desc_lengths, self.raw, self.ends
 
 
-def _describe(
-    mapped: mmap.mmap, offsets: np.ndarray, ifd0: Ifd, format0: PageFormat, size: int, path: str
-):
-    """Per-page data offset, description offset/length, raw flag and byte extent end."""
+def _describe(mapped: MemorySource, offsets: np.ndarray, ifd0: Ifd, format0: PageFormat):
+    """Per-page data offset, description offset/length, raw flag and byte extent end.
+
+    ``mapped`` is the file's memory map: the IFDs decoded one by one are read from it too.
+    """
     header = ifd0.header
     n = len(offsets)
     pages = _Pages(n)
-    buffer = np.frombuffer(mapped, dtype=np.uint8)
-    wrapped = offsets_wrap(header, size)
-
-    def read(offset: int, count: int) -> bytes:
-        return mapped[offset : offset + count]
+    buffer = np.frombuffer(mapped.data, dtype=np.uint8)
+    wrapped = offsets_wrap(header, mapped.size)
 
     def one(ifd: Ifd, k: int) -> None:
         # The slow path, for pages of a layout no reference has.
-        fmt = page_format(ifd, read, path, k)
-        _check_uniform(fmt, format0, path, k)
-        facts = page_facts(ifd, fmt, read, size, path, k, wrapped)
+        fmt = page_format(ifd, mapped, k)
+        _check_uniform(fmt, format0, mapped.name, k)
+        facts = page_facts(ifd, fmt, mapped, k, wrapped)
         values = (facts.data_offset, facts.desc_offset, facts.desc_length, facts.raw, facts.end)
         pages.set(k, values)
 
@@ -301,8 +302,8 @@ def _describe(
         references = 0
         while pending.size and references < MAX_REFERENCES:
             k = int(pending[0])
-            ifd = ifd0 if k == 0 else parse_ifd(read, int(offsets[k]), header, size, path, k)
-            layout = _Layout(ifd, format0, read, size, path, k, wrapped)
+            ifd = ifd0 if k == 0 else parse_ifd(mapped, int(offsets[k]), header, k)
+            layout = _Layout(ifd, format0, mapped, k, wrapped)
             candidates = pending[counts[pending] == layout.n_entries]
             done = np.zeros(n, bool)
             step = max(16, CHUNK_BYTES // layout.page_bytes)
@@ -317,7 +318,7 @@ def _describe(
             pending = pending[~done[pending]]
             references += 1
         for k in pending.tolist():
-            one(parse_ifd(read, int(offsets[k]), header, size, path, k), k)
+            one(parse_ifd(mapped, int(offsets[k]), header, k), k)
     finally:
         del buffer
     return pages.columns()
@@ -349,15 +350,13 @@ class _Layout:
     """The tag layout of a reference page, and how to read the same fields of every page that
     shares it straight out of the mapped file."""
 
-    def __init__(
-        self, ifd: Ifd, format0: PageFormat, read, size: int, path: str, k: int, wrapped: bool
-    ):
+    def __init__(self, ifd: Ifd, format0: PageFormat, source: ByteSource, k: int, wrapped: bool):
         header = ifd.header
         self.header = header
         self.wrapped = wrapped
-        self.size = size
-        self.path = path
-        fmt = page_format(ifd, read, path, k)
+        self.size = source.size
+        self.path = path = source.name
+        fmt = page_format(ifd, source, k)
         _check_uniform(fmt, format0, path, k)
         self.format = fmt
         cs, es, vs = header.count_size, header.entry_size, header.offset_size
