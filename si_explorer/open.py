@@ -164,6 +164,7 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
     backend: str = "auto",
     mosaic: bool = False,
     progress: bool | None = None,
+    bidi=None,
 ) -> Stack:
     """Open a ScanImage acquisition (or any TIFF) as a lazy ``(field, time, z, y, x)`` stack.
 
@@ -185,11 +186,22 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
         Multi-ROI: one field with the ROIs placed at their scanfield centres.
     progress : bool or None
         Show progress bars for long work (None: only when it is long).
+    bidi : None, "auto", "auto-x", a number, or an array of offsets per (field, z)
+        Bidirectional scan-phase correction. None serves the raw pages bit for bit. "auto"
+        estimates each (field, z)'s offset (to a few hundredths of a pixel) from the mean of a
+        sample of frames; "auto-x" estimates one offset per column (resonant mirrors move
+        sinusoidally, so it grows toward the line ends); a number uses that offset in pixels.
+        Corrected pixels are float32; ``stack.bidi_offset`` says what was applied.
 
     >>> import si_explorer                                   # doctest: +SKIP
     >>> stack = si_explorer.open("rec_00001_00001.tif")      # doctest: +SKIP
     >>> stack.shape, stack.dims                              # doctest: +SKIP
     """
+    stack = _open(source, channel, lbm, layout, chunks, backend, mosaic, progress)
+    return stack if bidi is None else stack.with_options(bidi=bidi)
+
+
+def _open(source, channel, lbm, layout, chunks, backend, mosaic, progress) -> Stack:
     paths = resolve_sources(source)
     try:
         files = _index_files(paths, progress)
@@ -204,7 +216,7 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
     n_pages = sum(f.expected_pages for f in files)
     notes = _partial_notes(files[-1], resolved, n_pages, scanimage if layout is None else None)
     for note in notes:
-        warnings.warn(note, TruncatedFileWarning, stacklevel=2)
+        warnings.warn(note, TruncatedFileWarning, stacklevel=3)
     return _paged_stack(files, resolved, scanimage, channel, chunks, backend, mosaic, notes)
 
 

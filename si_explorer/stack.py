@@ -13,7 +13,11 @@ import numpy as np
 from . import export, ops, timeline
 from .chunking import DIMS, chunk_spec, parse_chunks
 from .errors import FrameHeaderWarning, SIExplorerError, StackIndexError
+from .read.corrected import BidiCorrected
 from .read.pages import BACKENDS
+
+#: ``with_options(bidi=KEEP)``: keep the stack's correction (None means raw pixels).
+KEEP = object()
 
 #: Attributes derived from a stack's shape and chunks (cached properties): dropped when it is
 #: pickled and when Stack.refresh changes its shape, rebuilt on first use.
@@ -148,6 +152,17 @@ class Stack:
         return first if len(self.paths) == 1 else f"{first} (+{len(self.paths) - 1} files)"
 
     @property
+    def bidi_offset(self) -> np.ndarray | None:
+        """``(field, z)`` float array: how far the odd page rows were displaced toward +x
+        relative to the even rows, in pixels, as corrected in every read (for ``bidi="auto-x"``
+        each curve's mean); None when the pixels are served raw (``bidi=None``).
+
+        Corrected pixels are float32 (a subpixel shift is not an integer); raw ones keep the
+        page dtype.
+        """
+        return self._planes.bidi_offset
+
+    @property
     def plane_source(self):
         """The :class:`~si_explorer.read.planes.PlaneSource` this stack reads through (replaced,
         never changed, when the stack grows or another channel is chosen)."""
@@ -168,14 +183,18 @@ class Stack:
 
     # ------------------------------------------------------------------ options
 
-    def with_options(self, *, channel=None, chunks=None, backend=None) -> Stack:
-        """A stack over the same files with another channel, chunk scheme or backend.
+    def with_options(self, *, channel=None, chunks=None, backend=None, bidi=KEEP) -> Stack:
+        """A stack over the same files with another channel, chunk scheme, backend or
+        bidirectional correction (``bidi`` as for :func:`si_explorer.open`; None for raw).
 
-        Cheap: file indexes and metadata are shared, nothing is re-read.
+        Cheap: file indexes and metadata are shared, nothing is re-read (except the sampled
+        frames an "auto" estimate averages).
         """
-        planes = self._planes
+        planes = self._planes if bidi is KEEP else self._planes.uncorrected()
         if channel is not None and channel != self.channel:
             planes = planes.with_channel(checked_channel(channel, self.channels, self.paths[0]))
+        if bidi is not KEEP and bidi is not None:
+            planes = BidiCorrected.build(planes, bidi)
         return Stack(
             planes,
             metadata=self._metadata,

@@ -57,6 +57,8 @@ class PlaneSource(abc.ABC):
     layout: Layout | None = None
     #: Multi-ROI fields drawn as one mosaic at their scanfield positions.
     mosaic: bool = False
+    #: ``(field, z)`` bidirectional offsets corrected in the pixels served, or None for raw.
+    bidi_offset: np.ndarray | None = None
 
     @property
     @abc.abstractmethod
@@ -91,6 +93,14 @@ class PlaneSource(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Close the files (a later read reopens them)."""
+
+    def field_page_rows(self) -> list[int]:
+        """The page row each field's first row comes from (it decides which rows are odd)."""
+        return [0] * self.shape[0]
+
+    def uncorrected(self) -> PlaneSource:
+        """The source of the raw pixels (itself, unless this source corrects another)."""
+        return self
 
     def view(self, field: int, times: range, zs: range, rows, cols) -> np.ndarray | None:
         """A read-only zero-copy view of these pixels in the file's memory map, or None where
@@ -259,6 +269,9 @@ class PagedPlanes(PlaneSource):
 
     def with_channel(self, channel: int) -> PagedPlanes:
         return PagedPlanes(self.sources, self.layout, channel, self.mosaic)
+
+    def field_page_rows(self) -> list[int]:
+        return [placements[0].src[0] for placements in self.fields]
 
     def grown(self) -> PagedPlanes | None:
         """Only the last file of an acquisition grows. Its index is extended, not rebuilt
