@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 from .errors import FrameHeaderWarning, SIExplorerError, TruncatedFileWarning
+from .tiff.source import source_size
 
 
 def _cache_dir() -> Path:
@@ -39,7 +40,7 @@ def describe(stack) -> dict:
     """What ``si-explorer info`` prints, as plain data."""
     files = []
     for facts in stack.files():
-        entry = {"path": facts.path, "bytes": os.path.getsize(facts.path)}
+        entry = {"path": facts.path, "bytes": source_size(facts.path)}  # a file or a URL
         if facts.pages is not None:
             entry["pages"] = facts.pages
         entry["index"] = INDEX_METHODS[facts.index]

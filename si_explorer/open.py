@@ -23,6 +23,7 @@ from .errors import (
     CorruptTiffError,
     LayoutError,
     NotATiffError,
+    SIExplorerError,
     SourceNotFoundError,
     TruncatedFileWarning,
     tifffile_errors,
@@ -32,17 +33,24 @@ from .scanimage.layout import Layout, layout_for_pages, layout_from_metadata, pl
 from .scanimage.metadata import read_metadata
 from .stack import Stack, checked_channel
 from .tiff import ByteSource, NonUniformPagesError, PageIndex, build_index, read_first_page
+from .tiff.source import is_url, open_source, source_size
 
 _FILE_NUMBER = re.compile(r"^(?P<stem>.*?)(?P<number>\d+)(?P<ext>\.tiff?)$", re.IGNORECASE)
 
 
-def resolve_sources(source) -> list[str]:
+def resolve_sources(source, storage_options: dict | None = None) -> list[str]:
     """The files of an acquisition, in acquisition order.
 
-    ``source`` is a path, a glob, or a list of paths. Files named ``..._00001.tif``,
-    ``..._00002.tif`` ... must be consecutive: a gap would silently shift time.
+    ``source`` is a path, a glob, or a list of paths; any of them may be a URL
+    (``https://``, ``s3://``, any fsspec protocol; globs expand through fsspec with
+    ``storage_options``). Files named ``..._00001.tif``, ``..._00002.tif`` ... must be
+    consecutive: a gap would silently shift time.
     """
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, str) and is_url(source):
+        paths = _resolve_urls([source], storage_options)
+    elif not isinstance(source, (str, os.PathLike)) and any(is_url(p) for p in source):
+        paths = _resolve_urls(list(source), storage_options)
+    elif isinstance(source, (str, os.PathLike)):
         text = os.fspath(source)
         if os.path.isdir(text):
             raise NotATiffError(
@@ -69,6 +77,44 @@ def resolve_sources(source) -> list[str]:
     return paths
 
 
+def _resolve_urls(urls: list, storage_options: dict | None) -> list[str]:
+    """URLs checked to exist (and globs expanded) through fsspec, as full URLs."""
+    import fsspec
+
+    paths = []
+    for url in urls:
+        if not isinstance(url, str) or not is_url(url):
+            raise SourceNotFoundError(
+                os.fspath(url), "a list of files must be all URLs or all local paths"
+            )
+        protocol = url.split("://", 1)[0]
+        try:
+            fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+            if glob.has_magic(path) and protocol not in ("http", "https"):
+                found = sorted(fs.glob(path), key=_natural_key)
+                if not found:
+                    raise SourceNotFoundError(url, "no object matches this pattern")
+                paths.extend(fs.unstrip_protocol(p) for p in found)
+                continue
+            if glob.has_magic(url) and protocol in ("http", "https"):
+                # fsspec's HTTP glob reads the links of the directory's index page.
+                found = sorted(fs.glob(url), key=_natural_key)
+                if not found:
+                    raise SourceNotFoundError(url, "no file matches this pattern")
+                paths.extend(found)
+                continue
+        except SIExplorerError:
+            raise
+        except ImportError as exc:
+            raise SIExplorerError(
+                url, f"{exc}; install the remote extra: pip install si-explorer[remote]"
+            ) from None
+        except Exception as exc:
+            raise SIExplorerError(url, f"cannot list: {type(exc).__name__}: {exc}") from None
+        paths.append(url)  # existence is checked by the open of its first bytes
+    return paths
+
+
 def _natural_key(path: str):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path)]
 
@@ -90,12 +136,12 @@ def _check_sequence(paths: list[str]) -> None:
             )
 
 
-def _predicted_pages(first: PageIndex, path: str) -> int | None:
+def _predicted_pages(first: PageIndex, path: str, storage_options=None) -> int | None:
     """Page count of another file of the same acquisition from its size alone, when exact."""
     if first.stride is None:
         return None
     header = first.file_size - first.missing_bytes - first.n_pages * first.stride
-    size = os.path.getsize(path)
+    size = source_size(path, storage_options)
     pages, rest = divmod(size - header, first.stride)
     return int(pages) if rest == 0 and pages > 0 else None
 
@@ -165,14 +211,16 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
     mosaic: bool = False,
     progress: bool | None = None,
     bidi=None,
+    storage_options: dict | None = None,
 ) -> Stack:
     """Open a ScanImage acquisition (or any TIFF) as a lazy ``(field, time, z, y, x)`` stack.
 
     Parameters
     ----------
-    source : path, glob or list of paths
+    source : path, glob or list of paths, or URLs
         One file, or the files of one acquisition (``..._00001.tif``, ``..._00002.tif``),
-        concatenated along time.
+        concatenated along time. A URL (``https://``, ``s3://``, any fsspec protocol) is read
+        by ranged requests through fsspec; a glob of URLs expands through fsspec.
     channel : int
         Index into the saved channels (``stack.channels``) for colour channels.
     lbm : bool or None
@@ -192,20 +240,25 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
         sample of frames; "auto-x" estimates one offset per column (resonant mirrors move
         sinusoidally, so it grows toward the line ends); a number uses that offset in pixels.
         Corrected pixels are float32; ``stack.bidi_offset`` says what was applied.
+    storage_options : dict or None
+        fsspec options of URL sources (credentials, ``endpoint_url``, ``headers``...), plus
+        ``connect_timeout`` and ``read_timeout`` in seconds (10 and 30 by default).
 
     >>> import si_explorer                                   # doctest: +SKIP
     >>> stack = si_explorer.open("rec_00001_00001.tif")      # doctest: +SKIP
     >>> stack.shape, stack.dims                              # doctest: +SKIP
     """
-    stack = _open(source, channel, lbm, layout, chunks, backend, mosaic, progress)
+    stack = _open(source, channel, lbm, layout, chunks, backend, mosaic, progress, storage_options)
     return stack if bidi is None else stack.with_options(bidi=bidi)
 
 
-def _open(source, channel, lbm, layout, chunks, backend, mosaic, progress) -> Stack:
-    paths = resolve_sources(source)
+def _open(source, channel, lbm, layout, chunks, backend, mosaic, progress, options=None) -> Stack:
+    paths = resolve_sources(source, options)
     try:
-        files = _index_files(paths, progress)
+        files = _index_files(paths, progress, options)
     except NonUniformPagesError:
+        if is_url(paths[0]):
+            raise
         return _open_series(paths, channel, layout, chunks, backend)
     scanimage = read_metadata(
         paths[0], files[0].reader.read_bytes, first_description=_first_description(files[0])
@@ -220,26 +273,36 @@ def _open(source, channel, lbm, layout, chunks, backend, mosaic, progress) -> St
     return _paged_stack(files, resolved, scanimage, channel, chunks, backend, mosaic, notes)
 
 
-def _index_files(paths: list[str], progress) -> list[SourceFile]:
+def _index_files(paths: list[str], progress, options=None) -> list[SourceFile]:
     """The first file indexed; the others predicted from their sizes where that is exact
-    (indexed when first read), else indexed now. Only the last may end inside a page."""
-    first = build_index(paths[0], progress=progress)
-    files = [SourceFile(paths[0], first.n_pages, first)]
+    (indexed when first read), else indexed now. Only the last may end inside a page.
+
+    A local path is indexed by path (today's descriptor and memory map); a URL through one
+    remote source that its reader then keeps (the metadata reads hit its cached blocks)."""
+    first, source = _index_one(paths[0], progress, options)
+    files = [SourceFile(paths[0], first.n_pages, first, options, source)]
     for path in paths[1:]:
-        predicted = _predicted_pages(first, path)
+        predicted = _predicted_pages(first, path, options)
         if predicted is None:
-            index = build_index(path, progress=progress)
+            index, source = _index_one(path, progress, options)
             _check_same_pages(first, index)
-            files.append(SourceFile(path, index.n_pages, index))
+            files.append(SourceFile(path, index.n_pages, index, options, source))
         else:
-            _check_first_page(first, path)
-            files.append(SourceFile(path, predicted))
+            _check_first_page(first, path, options)
+            files.append(SourceFile(path, predicted, None, options))
     for f in files[:-1]:
         if f.indexed and f.index.missing_bytes:
             raise LayoutError(
                 f.path, "ends inside a page but is not the last file of the acquisition"
             )
     return files
+
+
+def _index_one(path: str, progress, options) -> tuple[PageIndex, ByteSource | None]:
+    if not is_url(path):
+        return build_index(path, progress=progress), None
+    source, _ = open_source(path, options)
+    return build_index(source, progress=progress), source
 
 
 def _resolve_layout(
@@ -259,6 +322,9 @@ def _resolve_layout(
     if scanimage is not None:
         _check_earlier_files(files, scanimage.structure.channels)
         return layout_from_metadata(scanimage, n_pages, page_shape, lbm=lbm, path=path)
+    if is_url(path):
+        # tifffile's axes are not read remotely: a uniform TIFF from a URL is a time series.
+        return layout_for_pages(n_pages, page_shape)
     return _tifffile_call(path, _layout_from_tifffile, path, n_pages, page_shape)
 
 
@@ -298,14 +364,14 @@ def _check_same_pages(first: PageIndex, other: PageIndex) -> None:
         )
 
 
-def _check_first_page(first: PageIndex, path: str) -> None:
+def _check_first_page(first: PageIndex, path: str, options=None) -> None:
     """Compare another file's first page with the first file's before trusting its size.
 
     A file of the same byte size but another dtype (or a swapped-in file from another
     acquisition) would otherwise be served with the first file's dtype until it is indexed;
     one IFD costs a few small reads, far less than indexing the file.
     """
-    with ByteSource(path) as source:
+    with open_source(path, options)[0] as source:
         page0 = read_first_page(source)
     if (page0.header.byteorder, page0.header.bigtiff) != (first.byteorder, first.bigtiff):
         raise LayoutError(path, "is not the same kind of TIFF as the acquisition's first file")
@@ -369,6 +435,12 @@ def _layout_from_tifffile(path: str, n_pages: int, page_shape) -> Layout | None:
 
 
 def _open_series(paths, channel, layout, chunks, backend) -> Stack:
+    if is_url(paths[0]):
+        raise LayoutError(
+            paths[0],
+            "only ScanImage recordings and TIFFs of uniform pages open from a URL; this one "
+            "needs tifffile's series reader: download it and open the local copy",
+        )
     if len(paths) > 1:
         raise LayoutError(
             paths[0], "only ScanImage acquisitions and uniform TIFFs can span several files"

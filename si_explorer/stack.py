@@ -6,7 +6,6 @@ import math
 import operator
 import warnings
 from collections.abc import Iterator
-from functools import cached_property
 
 import numpy as np
 
@@ -19,9 +18,39 @@ from .read.pages import BACKENDS
 #: ``with_options(bidi=KEEP)``: keep the stack's correction (None means raw pixels).
 KEEP = object()
 
-#: Attributes derived from a stack's shape and chunks (cached properties): dropped when it is
-#: pickled and when Stack.refresh changes its shape, rebuilt on first use.
-DERIVED = ("data", "chunks", "_block_edges", "_timeline")
+
+class _State:
+    """What a stack reads (its plane source and chunk spec) and what follows from them (chunks,
+    block edges, the dask array, the timeline), cached. ``Stack.refresh`` replaces the whole
+    state in one assignment: a thread reading while the stack grows sees the old state or the
+    new one, never chunks of one shape with block edges of another."""
+
+    def __init__(self, planes, spec):
+        self.planes = planes
+        self.spec = spec
+        self.derived: dict = {}
+
+    def __getstate__(self):
+        return {"planes": self.planes, "spec": self.spec}  # caches are rebuilt where unpickled
+
+    def __setstate__(self, state):
+        self.__init__(state["planes"], state["spec"])
+
+    def cached(self, name: str, make):
+        if name not in self.derived:
+            self.derived[name] = make()
+        return self.derived[name]
+
+    @property
+    def chunks(self) -> tuple[tuple[int, ...], ...]:
+        return self.cached("chunks", lambda: parse_chunks(self.spec, self.planes.shape))
+
+    @property
+    def edges(self) -> list[np.ndarray]:
+        """Start of every block along each dimension, plus the end (for searchsorted)."""
+        return self.cached(
+            "edges", lambda: [np.concatenate([[0], np.cumsum(sizes)]) for sizes in self.chunks]
+        )
 
 
 class _BlockGetter:
@@ -72,12 +101,11 @@ class Stack:
         backend="auto",
         warnings=(),
     ):
-        self._planes = planes
+        self._state = _State(planes, chunk_spec(chunks, tuple(int(n) for n in planes.shape)))
         self._metadata = metadata
         self.channels = list(channels)
         self.channel = channel
         self.chunk_scheme = chunks
-        self._chunk_spec = chunk_spec(chunks, self.shape)
         self._requested_backend = backend
         self.backend = self._resolve_backend(backend)
         self.warnings = tuple(warnings)
@@ -125,10 +153,14 @@ class Stack:
         """True (height, width) of each field; planes are zero-padded to the largest."""
         return self._planes.field_shapes()
 
-    @cached_property
+    @property
+    def _planes(self):
+        return self._state.planes
+
+    @property
     def chunks(self) -> tuple[tuple[int, ...], ...]:
         """Dask-style chunks: per dimension, the sizes of its blocks."""
-        return parse_chunks(self._chunk_spec, self.shape)
+        return self._state.chunks
 
     @property
     def layout(self):
@@ -210,28 +242,28 @@ class Stack:
 
     # ------------------------------------------------------------------ dask
 
-    @cached_property
+    @property
     def data(self):
         """The pixels as a dask array ``(field, time, z, y, x)`` with this stack's chunks."""
+        state = self._state
+        return state.cached("data", lambda: self._dask_array(state))
+
+    def _dask_array(self, state: _State):
         import dask.array as da
         from dask.base import tokenize
 
-        getter = _BlockGetter(self._planes, self.backend)
+        planes = state.planes
+        getter = _BlockGetter(planes, self.backend)
         token = tokenize(
-            self.paths,
-            self.layout,
-            self.channel,
-            self.backend,
-            self.chunks,
-            self._planes.mosaic,
+            planes.paths, planes.layout, self.channel, self.backend, state.chunks, planes.mosaic
         )
         return da.from_array(
             getter,
-            chunks=self.chunks,
+            chunks=state.chunks,
             name=f"si-explorer-{token}",
             asarray=False,
             fancy=False,
-            meta=np.empty((0,) * 5, dtype=self.dtype),
+            meta=np.empty((0,) * 5, dtype=planes.dtype),
             inline_array=True,
         )
 
@@ -241,16 +273,11 @@ class Stack:
 
     # ------------------------------------------------------------------ blocks
 
-    @cached_property
-    def _block_edges(self) -> list[np.ndarray]:
-        """Start of every block along each dimension, plus the end (for searchsorted)."""
-        return [np.concatenate([[0], np.cumsum(sizes)]) for sizes in self.chunks]
-
     def block_of(self, f: int, t: int, z: int) -> tuple[int, int, int, int, int]:
         """Index of the chunk (block) that holds plane (f, t, z)."""
         position = [
             int(np.searchsorted(edges, value, side="right")) - 1
-            for value, edges in zip((f, t, z), self._block_edges[:3])
+            for value, edges in zip((f, t, z), self._state.edges[:3])
         ]
         return (*position, 0, 0)
 
@@ -261,7 +288,7 @@ class Stack:
         [(0, 1), (10, 11), (3, 4), (0, 512), (0, 512)]
         """
         bounds = []
-        for i, edges in zip(block, self._block_edges):
+        for i, edges in zip(block, self._state.edges):
             if not 0 <= i < len(edges) - 1:
                 raise StackIndexError(None, f"block {tuple(block)} is outside the chunk grid")
             bounds.append((int(edges[i]), int(edges[i + 1])))
@@ -493,9 +520,7 @@ class Stack:
         >>> tl = stack.timeline()                               # doctest: +SKIP
         >>> tl.timestamp.sel(z=0).values[:3], tl.attrs["dropped_frames"]  # doctest: +SKIP
         """
-        if "_timeline" not in self.__dict__:
-            self.__dict__["_timeline"] = timeline.build(self, progress=progress)
-        return self.__dict__["_timeline"]
+        return self._state.cached("timeline", lambda: timeline.build(self, progress=progress))
 
     def to_xarray(self):
         """A dask-backed :class:`xarray.DataArray` with named dims and coordinates.
@@ -553,13 +578,11 @@ class Stack:
         if grown is None:
             return 0
         added = grown.shape[1] - self.shape[1]
-        self._planes = grown
         if self._metadata is not None:
             # A new object: stacks made by with_options share the old one.
             self._metadata = self._metadata.for_planes(grown)
-        self._chunk_spec = chunk_spec(self.chunk_scheme, self.shape)
-        for name in DERIVED:
-            self.__dict__.pop(name, None)
+        shape = tuple(int(n) for n in grown.shape)
+        self._state = _State(grown, chunk_spec(self.chunk_scheme, shape))
         return int(added)
 
     def __enter__(self) -> Stack:
@@ -567,12 +590,6 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        for derived in DERIVED:
-            state.pop(derived, None)
-        return state
 
     # ------------------------------------------------------------------ lazy operations, export
 
@@ -598,6 +615,18 @@ class Stack:
         >>> mean, mip = stack.project(("mean", "max"), progress=True)         # doctest: +SKIP
         """
         return ops.project(self, stat, axis, progress=progress, chunks=chunks)
+
+    def to_references(self, path) -> dict:
+        """Write kerchunk references (JSON, "version 1") presenting this stack's raw pages as
+        Virtual Zarr (see :mod:`si_explorer.references`); returns them.
+
+        >>> stack.to_references("rec.json")                                  # doctest: +SKIP
+        >>> m = fsspec.get_mapper("reference://", fo="rec.json")             # doctest: +SKIP
+        >>> zarr.open(m, mode="r")["data"][0, 5, 0]                          # doctest: +SKIP
+        """
+        from . import references
+
+        return references.to_references(self._planes, path)
 
     def to_zarr(
         self,

@@ -113,7 +113,9 @@ def test_no_private_access_across_modules(name):
             if is_dunder(node.attr) or node.attr in own:
                 continue
             bad.append(f"line {node.lineno}: .{node.attr}")
-        elif isinstance(node, ast.ImportFrom) and (node.level or "si_explorer" in (node.module or "")):
+        elif isinstance(node, ast.ImportFrom) and (
+            node.level or "si_explorer" in (node.module or "")
+        ):
             for alias in node.names:
                 if alias.name.startswith("_") and not is_dunder(alias.name):
                     bad.append(f"line {node.lineno}: imports {alias.name}")
@@ -128,7 +130,9 @@ def test_the_checks_see_a_cycle_and_a_private_access(tmp_path, monkeypatch):
     (pkg / "a.py").write_text("def f():\n    from . import b\n")
     (pkg / "b.py").write_text("from .a import f\n")
     (pkg / "sub" / "__init__.py").write_text("")
-    (pkg / "sub" / "c.py").write_text("from ..a import f\n\ndef g(stack):\n    return stack._planes\n")
+    (pkg / "sub" / "c.py").write_text(
+        "from ..a import f\n\ndef g(stack):\n    return stack._planes\n"
+    )
     modules = {module_name_in(pkg, p): p for p in sorted(pkg.rglob("*.py"))}
     monkeypatch.setattr(__import__(__name__, fromlist=["x"]), "MODULES", modules)
     monkeypatch.setattr(__import__(__name__, fromlist=["x"]), "PACKAGE", pkg)

@@ -1,7 +1,21 @@
 // The chunk map: the current field's chunk grid (time across, z down) coloured by state.
 
-const COLORS = ["#eeeeee", "#9ecae1", "#3182bd", "#e6550d"]; // never, read, cached, reading
-const NAMES = ["not read", "read, evicted", "cached", "being read"];
+/**
+ * Chunk states in the order of their codes in the grid Python sends (chunkmap.CHUNK_STATES).
+ * @type {readonly ["never", "read", "cached", "reading"]}
+ */
+export const CHUNK_STATES = ["never", "read", "cached", "reading"];
+/** @typedef {typeof CHUNK_STATES[number]} ChunkState */
+const [READ, CACHED, READING] = [CHUNK_STATES.indexOf("read"), CHUNK_STATES.indexOf("cached"), CHUNK_STATES.indexOf("reading")];
+
+/** @type {Record<ChunkState, { color: string, name: string }>} */
+const LOOK = {
+  never: { color: "#eeeeee", name: "not read" },
+  read: { color: "#9ecae1", name: "read, evicted" },
+  cached: { color: "#3182bd", name: "cached" },
+  reading: { color: "#e6550d", name: "being read" },
+};
+const COLORS = CHUNK_STATES.map((s) => LOOK[s].color);
 
 export class ChunkMap {
   /**
@@ -22,11 +36,11 @@ export class ChunkMap {
     /** @type {[number, number] | null} */
     this.current = null;
     legend.replaceChildren();
-    COLORS.forEach((c, i) => {
+    for (const state of CHUNK_STATES) {
       const sw = document.createElement("span");
-      sw.style.background = c;
-      legend.append(sw, NAMES[i]);
-    });
+      sw.style.background = LOOK[state].color;
+      legend.append(sw, LOOK[state].name);
+    }
   }
 
   /**
@@ -43,7 +57,7 @@ export class ChunkMap {
   /** Mark a block as being read (sent by Python just before the read). @param {number} tb @param {number} zb */
   markReading(tb, zb) {
     const col = Math.floor(tb / this.bin);
-    if (zb < this.rows && col < this.cols) this.grid[zb * this.cols + col] = 3;
+    if (zb < this.rows && col < this.cols) this.grid[zb * this.cols + col] = READING;
     this.draw();
   }
 
@@ -60,7 +74,7 @@ export class ChunkMap {
     if (!this.rows || !this.cols) return;
     const cw = c.width / this.cols;
     const ch = c.height / this.rows;
-    const counts = [0, 0, 0, 0];
+    const counts = CHUNK_STATES.map(() => 0);
     for (let r = 0; r < this.rows; r++) {
       for (let k = 0; k < this.cols; k++) {
         const s = this.grid[r * this.cols + k];
@@ -78,8 +92,8 @@ export class ChunkMap {
     const binText = this.bin > 1 ? ` (${this.bin} time blocks per column)` : "";
     this.text.textContent =
       `${this.cols} × ${this.rows} chunks${binText} · ` +
-      `cached ${counts[2]} · read ${counts[1]} · reading ${counts[3]}`;
-    this.root.dataset.cached = String(counts[2]);
-    this.root.dataset.reading = String(counts[3]);
+      `cached ${counts[CACHED]} · read ${counts[READ]} · reading ${counts[READING]}`;
+    this.root.dataset.cached = String(counts[CACHED]);
+    this.root.dataset.reading = String(counts[READING]);
   }
 }

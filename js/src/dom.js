@@ -1,5 +1,6 @@
 // Building the widget's DOM. Every element tests or users may automate carries a data-role.
 
+import { BACKENDS } from "./protocol.js";
 import { CSS } from "./style.js";
 
 /**
@@ -105,7 +106,7 @@ export function buildDom(el, colormaps) {
   const schemes = h("datalist", { id: `six-schemes-${uid}` });
   const scheme = h("input", { "data-role": "chunk-scheme", list: schemes.id, size: "9", title: "page, volume or frames:k (Enter to apply)" });
   for (const s of ["page", "volume", "frames:4", "frames:16", "frames:64"]) schemes.append(h("option", { value: s }));
-  const backend = select("backend", ["pread", "mmap", "tifffile"]);
+  const backend = select("backend", [...BACKENDS]);
   const cacheMb = h("input", { type: "number", min: "0", step: "16", class: "six-num", "data-role": "cache-mb" });
   const prefetch = h("input", { type: "number", min: "0", max: "1000", step: "1", class: "six-num", "data-role": "prefetch", title: "frames read ahead while playing" });
   const chunking = h("div", { class: "six-row" }, [

@@ -1,8 +1,9 @@
 // Colormap lookup tables and the plane -> RGBA conversion.
 
-import { COLORMAP_STOPS } from "./colormaps.js";
+import { COLORMAP_NAMES, COLORMAP_STOPS } from "./colormaps.js";
 
-export const COLORMAP_NAMES = ["gray", ...Object.keys(COLORMAP_STOPS)];
+// The names come from Python's list (messages.COLORMAPS) through js/tools/make_colormaps.py.
+export { COLORMAP_NAMES };
 
 /** @type {Map<string, Uint32Array>} */
 const cache = new Map();

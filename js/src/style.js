@@ -39,6 +39,8 @@ export const CSS = `
 .six-panel h4 { margin: 0 0 2px 0; font-size: 11px; text-transform: uppercase; color: #666; }
 .six-panel canvas { display: block; max-width: 100%; }
 .six-mono { font-family: ui-monospace, monospace; font-size: 11px; white-space: pre-wrap; }
+.six-hint { background: #fff4ce; color: #5c4400; border: 1px solid #e6cf7a; border-radius: 3px;
+  padding: 3px 6px; margin: 3px 0; font-size: 11px; }
 .six-legend span { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px;
   vertical-align: middle; border: 1px solid #999; }
 .six-trace { position: relative; display: inline-block; line-height: 0; }

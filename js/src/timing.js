@@ -3,6 +3,42 @@
 import { FpsMeter, percentile } from "./stats.js";
 
 const KEEP = 200;
+// The latency hint judges transport: each round trip minus the explorer's own work (kernel read
+// + send, browser draw). The delayed-ACK stall adds ~40 ms to most replies, so it lifts the bulk
+// of transport, not only the median and the tail as a busy host does. Measured on a loaded 2-core
+// machine, 128x128 planes, 60 moves: without the fix the lowest tenth of round trips was 51-53 ms
+// in Voila and JupyterLab (yet a few replies escaped, down to 22 ms), with it 15-27 ms; p50
+// 57-62 ms against 20 (Voila) and 37 ms (Lab). So the hint takes the lower quartile of transport
+// over the last HINT_WINDOW round trips (a few escaped replies do not hide it), shows above 40
+// ms and hides only below 30 ms, so a value near the threshold does not make it flicker. A host
+// that is slow throughout (JupyterLab with 512x512 planes on that machine: 40-44 ms at the
+// lowest tenth, fix or not) still shows it; the text says how to tell.
+const HINT_WINDOW = 20;
+const HINT_QUANTILE = 25;
+const HINT_SHOW_MS = 40;
+const HINT_HIDE_MS = 30;
+export const LATENCY_HINT =
+  "The server is probably paying the ~40 ms delayed-ACK stall on its kernel websocket. " +
+  "pip install si-explorer in the Jupyter server's environment enables the fix (then restart " +
+  "the server); or run `jupyter server extension enable si_explorer.explorer.nodelay` and " +
+  "restart it. If the fix is on already (the server log says \"si-explorer: TCP_NODELAY " +
+  "enabled\"), the host's own messaging, the network or a busy machine is the cause.";
+// marimo's own server carries widget messages; the Jupyter fix cannot apply there, so the
+// advice above would send the user after a setting that does not exist.
+export const MARIMO_LATENCY_HINT =
+  "marimo's server adds this between the kernel and the page; si-explorer's TCP_NODELAY fix " +
+  "is for Jupyter servers and does not apply here. JupyterLab or Voila answer faster.";
+
+/** Whether `node` sits inside marimo's widget elements (through any shadow roots). @param {Node} node */
+function inMarimo(node) {
+  /** @type {Node | null} */
+  let n = node;
+  while (n) {
+    if (n instanceof Element && n.tagName.startsWith("MARIMO-")) return true;
+    n = n.parentNode ?? (n instanceof ShadowRoot ? n.host : null);
+  }
+  return false;
+}
 
 /** @param {number} n */
 function bytes(n) {
@@ -26,9 +62,15 @@ export class TimingPanel {
     this.root = root;
     this.text = text;
     this.chart = chart;
-    /** @type {{total: number, hit: boolean}[]} */
+    /** @type {{total: number, hit: boolean, own: number}[]} */
     this.recent = [];
     this.fps = new FpsMeter();
+    // Created here rather than in dom.js so the panel owns everything it shows.
+    this.hint = document.createElement("div");
+    this.hint.className = "six-hint";
+    this.hint.dataset.role = "latency-hint";
+    this.hint.hidden = true;
+    text.after(this.hint);
   }
 
   /**
@@ -42,8 +84,9 @@ export class TimingPanel {
     const now = performance.now();
     this.fps.tick(now);
     if (totalMs != null) {
-      this.recent.push({ total: totalMs, hit: t.cache === "hit" });
+      this.recent.push({ total: totalMs, hit: t.cache === "hit", own: (t.server_ms || 0) + drawMs });
       if (this.recent.length > KEEP) this.recent.shift();
+      this.updateHint();
     }
     const totals = this.recent.map((r) => r.total);
     const p50 = percentile(totals, 50);
@@ -64,6 +107,28 @@ export class TimingPanel {
     this.root.dataset.serverMs = String(t.server_ms);
     this.root.dataset.readMs = String(t.read_ms);
     this.drawChart(p50);
+  }
+
+  /**
+   * Show the latency hint when recent round trips stay far above the explorer's own work: what
+   * is left is transport (server, websocket, network), which the explorer cannot shrink itself.
+   */
+  updateHint() {
+    const last = this.recent.slice(-HINT_WINDOW);
+    if (last.length < HINT_WINDOW) return;
+    const floor = /** @type {number} */ (percentile(last.map((r) => r.total - r.own), HINT_QUANTILE));
+    this.root.dataset.transportMs = floor.toFixed(2);
+    if (floor > HINT_SHOW_MS) this.hint.hidden = false;
+    else if (floor < HINT_HIDE_MS) this.hint.hidden = true;
+    if (!this.hint.hidden) {
+      const total = /** @type {number} */ (percentile(last.map((r) => r.total), 50));
+      const own = /** @type {number} */ (percentile(last.map((r) => r.own), 50));
+      this.hint.textContent =
+        `Most round trips spend over ${floor.toFixed(0)} ms between kernel and page ` +
+        `(last ${HINT_WINDOW}: p50 ${total.toFixed(0)} ms, of which this explorer's own work, ` +
+        `kernel read + send + draw, is ${own.toFixed(1)} ms). ` +
+        (inMarimo(this.root) ? MARIMO_LATENCY_HINT : LATENCY_HINT);
+    }
   }
 
   /** Recent round trips as bars, newest on the right. @param {number | null} p50 */

@@ -1,5 +1,7 @@
 // Shapes of the objects the front end exchanges with the host and with Python.
-// Only JSDoc typedefs live here; the module exports nothing at run time.
+// Only JSDoc typedefs live here; the module exports nothing at run time. The messages mirror
+// si_explorer/explorer/messages.py (parsers for ToPython, builders for FromPython); the lists of
+// their types are in protocol.js, checked against Python by tests/explorer/test_schema.py.
 
 /**
  * The part of anywidget's model interface this widget uses (the same in Jupyter and marimo).
@@ -57,5 +59,112 @@
  * @property {number} panX
  * @property {number} panY
  */
+
+/** @typedef {typeof import("./protocol.js").SETTING_KEYS[number]} SettingKey */
+
+/**
+ * The browser's request->drawn time for a plane, in ms.
+ * @typedef {Object} Ack
+ * @property {number} id
+ * @property {number} total_ms
+ */
+
+// -- browser -> Python (messages.INCOMING) ---------------------------------------------------
+
+/**
+ * Ask for a plane; ids are positive and increase. `ack` is the last plane's drawn time.
+ * @typedef {Object} RequestMessage
+ * @property {"request"} type
+ * @property {number} id
+ * @property {number} field
+ * @property {number} time
+ * @property {number} z
+ * @property {boolean} playing  the request is a play step (Python prefetches ahead of it)
+ * @property {Ack | null} ack
+ */
+
+/**
+ * A drawn time sent alone, when no request followed to carry it.
+ * @typedef {Object} DrawnMessage
+ * @property {"drawn"} type
+ * @property {number} id
+ * @property {number} total_ms
+ */
+
+/**
+ * A selection on `field`: a half-open rectangle [y0, y1, x0, x1] or a pixel [y, x].
+ * @typedef {Object} RoiMessage
+ * @property {"roi"} type
+ * @property {number} field
+ * @property {[number, number, number, number]} [roi]
+ * @property {[number, number]} [pixel]
+ */
+
+/** @typedef {{ type: "clear_roi" }} ClearRoiMessage */
+/** @typedef {{ type: "auto_contrast" }} AutoContrastMessage */
+
+/**
+ * A click on the trace picture at x-axis value `x` (frames, or seconds with time stamps).
+ * @typedef {Object} TraceClickMessage
+ * @property {"trace_click"} type
+ * @property {number} x
+ */
+
+/**
+ * Change a setting (messages.SETTINGS checks the value's type and range).
+ * @typedef {Object} ConfigMessage
+ * @property {"config"} type
+ * @property {SettingKey} key
+ * @property {unknown} value
+ */
+
+/** @typedef {RequestMessage | DrawnMessage | RoiMessage | ClearRoiMessage | AutoContrastMessage | TraceClickMessage | ConfigMessage} ToPython */
+
+// -- Python -> browser (messages.OUTGOING) ---------------------------------------------------
+
+/**
+ * A plane (messages.plane_message); buffers: its pixels, then the chunk grid when `chunk_map`
+ * is present.
+ * @typedef {Object} PlaneMessage
+ * @property {"plane"} type
+ * @property {number} id  negative when asked for from Python
+ * @property {number} seen  every browser request up to this id is answered or superseded
+ * @property {number} field
+ * @property {number} time
+ * @property {number} z
+ * @property {number | null} seconds
+ * @property {number} height  the field's own size
+ * @property {number} width
+ * @property {[number, number]} padded  the size every field is padded to
+ * @property {string} dtype  numpy dtype name, little-endian
+ * @property {PlaneTiming} timing
+ * @property {[number, number]} block  the (time block, z block) holding the plane
+ * @property {{ rows: number, cols: number, bin: number }} [chunk_map]
+ */
+
+/**
+ * @typedef {Object} ErrorMessage
+ * @property {"error"} type
+ * @property {string} message
+ */
+
+/**
+ * A large block is being read.
+ * @typedef {Object} ReadingMessage
+ * @property {"reading"} type
+ * @property {number} field
+ * @property {[number, number]} block  (time block, z block)
+ */
+
+/**
+ * Progress of the selection's trace.
+ * @typedef {Object} TraceMessage
+ * @property {"trace"} type
+ * @property {"reading" | "done"} state
+ * @property {number} done
+ * @property {number} total
+ */
+
+/** @typedef {PlaneMessage | ErrorMessage | ReadingMessage | TraceMessage} FromPython */
 
 export {};

@@ -11,7 +11,11 @@ import threading
 
 import numpy as np
 
-NEVER, READ, CACHED, READING = 0, 1, 2, 3
+#: Chunk states in the order of their codes in the grid sent to the browser, which colours them by
+#: the same order (``CHUNK_STATES`` in js/src/chunkmap.js). Binning keeps the highest code, so
+#: the order is also which state wins: reading > cached > read > never.
+CHUNK_STATES = ("never", "read", "cached", "reading")
+NEVER, READ, CACHED, READING = range(len(CHUNK_STATES))
 
 
 class ChunkMap:

@@ -1,19 +1,17 @@
 """Serving planes to the widget: latest request wins, one reader thread, a byte-bounded cache.
 
 Requests arrive on the kernel's main thread (comm messages, trait changes) far faster than a
-slider can be read from disk. Rather than queueing them, the controller keeps a single pending
-slot: a new request overwrites the one not yet started, and a generation counter lets the reader
-drop a result that became stale while it was being read. The block it read still goes into the
-cache, so the work is not wasted when the slider comes back. Reads never run on the main thread,
-so the kernel keeps handling messages while the disk works.
+slider can be read from disk; :class:`.latest.LatestWins` keeps only the newest one waiting and
+lets the reader drop a result that became stale while it was being read. The block it read still
+goes into the cache, so the work is not wasted when the slider comes back. Reads never run on the
+main thread, so the kernel keeps handling messages while the disk works.
 """
 
 from __future__ import annotations
 
 import itertools
-import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +19,7 @@ import numpy as np
 
 from .cache import BlockCache
 from .chunkmap import CACHED, READ, READING, ChunkMap
+from .latest import LatestWins
 from .messages import PlaneRequest
 from .timing import PlaneTiming, TimingLog
 
@@ -76,16 +75,16 @@ class PlaneController:
         self.cache = BlockCache(cache_bytes, on_evict=self._evicted)
         self.timings = TimingLog()
         self.prefetch = int(prefetch)
-        self.stats: Counter[str] = Counter()
-        self._cond = threading.Condition()
-        self._generation = 0
-        self._pending: tuple[PlaneRequest, int, float] | None = None
-        self._prefetch: deque[tuple[object, tuple]] = deque()
-        self._busy = False
-        self._closed = False
+        # Counted on the reader thread; every key exists up front, so copying it from another
+        # thread never sees the dict change size.
+        self._counts: Counter[str] = Counter(blocks_read=0, discarded=0)
         self._python_ids = itertools.count(-1, -1)
-        self._thread = threading.Thread(target=self._run, name="si-explorer-reader", daemon=True)
-        self._thread.start()
+        self._worker: LatestWins[tuple[PlaneRequest, float]] = LatestWins(
+            self._serve,
+            name="si-explorer-reader",
+            on_error=lambda job, exc: self._on_error(job[0], exc),
+            background=self._prefetch_one,
+        )
 
     # -- public, called from the kernel's main thread -------------------------------------
 
@@ -93,12 +92,20 @@ class PlaneController:
     def stack(self):
         return self._stack
 
+    @property
+    def stats(self) -> Counter[str]:
+        """requested, superseded (replaced before being read), discarded (read, then stale) and
+        blocks_read so far."""
+        out = Counter(self._counts)
+        out["requested"] = self._worker.submitted
+        out["superseded"] = self._worker.replaced
+        return out
+
     def set_stack(self, stack) -> None:
         """Switch to another view of the same data (channel, chunks, backend)."""
-        with self._cond:
-            self._stack = stack
-            self._generation += 1
-            self._prefetch.clear()
+        self._stack = stack
+        # After the switch: a read in progress for the old view is dropped, not shown.
+        self._worker.invalidate()
 
     def stack_grew(self) -> None:
         """The stack gained time points (``Stack.refresh``): a cached block that the old end
@@ -112,25 +119,15 @@ class PlaneController:
             return cfg != config or arr.shape[1] != t_sizes[block[1]]
 
         self.cache.discard(stale)
-        with self._cond:
-            self._prefetch.clear()
+        self._worker.clear_background()
 
     def request(self, req: PlaneRequest, received_at: float | None = None) -> int:
         """Ask for a plane; returns the request's generation. Never blocks on I/O."""
         received_at = time.perf_counter() if received_at is None else received_at
-        with self._cond:
-            if self._closed:
-                raise RuntimeError("the explorer was closed")
-            self._generation += 1
-            if self._pending is not None:
-                self.stats["superseded"] += 1
-            self._pending = (req, self._generation, received_at)
-            # Prefetch targets were computed for an older position: reading them now would
-            # only delay the plane the user asked for.
-            self._prefetch.clear()
-            self.stats["requested"] += 1
-            self._cond.notify_all()
-            return self._generation
+        try:
+            return self._worker.submit((req, received_at))
+        except RuntimeError:
+            raise RuntimeError("the explorer was closed") from None
 
     def new_python_id(self) -> int:
         """Request ids for planes asked for from Python (negative, so never clash with JS)."""
@@ -138,55 +135,16 @@ class PlaneController:
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until no request is pending or being served (for tests and scripts)."""
-        with self._cond:
-            return self._cond.wait_for(
-                lambda: self._pending is None and not self._busy and not self._prefetch,
-                timeout,
-            )
+        return self._worker.wait_idle(timeout)
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._pending = None
-            self._prefetch.clear()
-            self._cond.notify_all()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=5)
+        self._worker.close()
 
     def grid_shape(self, stack=None) -> tuple[int, int]:
         chunks = (stack or self._stack).chunks
         return len(chunks[1]), len(chunks[2])
 
     # -- reader thread ----------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(
-                    lambda: self._closed or self._pending is not None or self._prefetch
-                )
-                if self._closed:
-                    return
-                job = self._pending
-                self._pending = None
-                prefetch = None if job is not None else self._prefetch.popleft()
-                stack = self._stack
-                self._busy = True
-            try:
-                if job is not None:
-                    self._serve(stack, *job)
-                elif prefetch is not None:
-                    self._prefetch_one(stack, *prefetch)
-            except Exception as exc:  # noqa: BLE001 - any read error is shown, never raised
-                if job is not None:
-                    self._on_error(job[0], exc)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-
-    def _is_current(self, generation: int) -> bool:
-        return generation == self._generation
 
     def _plane_blocks(self, stack, f: int, t: int, z: int) -> list[tuple[int, ...]]:
         # A plane lies in one block along field/time/z; along y and x the chunks may split it.
@@ -207,10 +165,12 @@ class PlaneController:
         self.cache.put((config, block), arr)
         state = CACHED if (config, block) in self.cache else READ
         self.chunk_map.mark(config, block, state, n_tb, n_zb)
-        self.stats["blocks_read"] += 1
+        self._counts["blocks_read"] += 1
         return arr
 
-    def _serve(self, stack, req: PlaneRequest, generation: int, received_at: float) -> None:
+    def _serve(self, job: tuple[PlaneRequest, float], generation: int) -> None:
+        req, received_at = job
+        stack = self._stack
         f, t, z = req.field, req.time, req.z
         config = config_key(stack)
         timing = PlaneTiming(req.request_id, f, t, z, cache="hit")
@@ -228,9 +188,8 @@ class PlaneController:
                     timing.bytes_read = int(plane.nbytes)
                     timing.cache = "direct"
                     break
-                if not self._is_current(generation):
+                if not self._worker.is_current(generation):
                     # Superseded before its read began: skip the read entirely.
-                    self.stats["cancelled"] += 1
                     return
                 arr = self._load_block(stack, config, block, timing)
                 timing.cache = "miss"
@@ -239,14 +198,13 @@ class PlaneController:
             plane = self._assemble(stack, pieces, f, t, z)
         h, w = stack.field_shapes[f]
         plane = np.ascontiguousarray(plane[:h, :w])
-        if not self._is_current(generation):
+        if not self._worker.is_current(generation):
             # Read while a newer request arrived: the block is cached, the plane is dropped so
             # the last plane drawn is always the last one asked for.
-            self.stats["discarded"] += 1
+            self._counts["discarded"] += 1
             return
         timing.server_ms = (time.perf_counter() - received_at) * 1e3
         self.timings.add(timing)
-        self.stats["served"] += 1
         self._on_plane(PlaneResult(req, plane, timing, config))
         if req.playing and self.prefetch > 0:
             self._queue_prefetch(stack, config, f, t, z, generation)
@@ -272,17 +230,15 @@ class PlaneController:
                 if block not in seen and (config, block) not in self.cache:
                     seen.add(block)
                     targets.append((config, block))
-        with self._cond:
-            if self._is_current(generation) and self._pending is None:
-                self._prefetch.extend(targets)
-                self._cond.notify_all()
+        self._worker.add_background(targets, generation)
 
-    def _prefetch_one(self, stack, config, block) -> None:
+    def _prefetch_one(self, target) -> None:
+        config, block = target
+        stack = self._stack
         if config != config_key(stack) or (config, block) in self.cache:
             return
         timing = PlaneTiming(0, *block[:3], cache="miss")
         self._load_block(stack, config, block, timing)
-        self.stats["prefetched"] += 1
 
     def _evicted(self, key) -> None:
         config, block = key

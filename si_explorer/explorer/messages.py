@@ -1,15 +1,23 @@
-"""Validation of every message the front end sends.
+"""The message schema between the explorer and its front end, written down once.
 
-Anything arriving from the browser is untrusted input: a stale page, a user's own JavaScript or
-a bug can send an index past the end or a ROI with its corners swapped. Each message is parsed
-into a small frozen dataclass here or rejected with :class:`BadMessage`, whose text the widget
-shows to the user; nothing malformed reaches the reader.
+Incoming: anything arriving from the browser is untrusted input: a stale page, a user's own
+JavaScript or a bug can send an index past the end or a ROI with its corners swapped. Each
+message is parsed into a small frozen dataclass here or rejected with :class:`BadMessage`, whose
+text the widget shows to the user; nothing malformed reaches the reader.
+
+Outgoing: every message Python sends is built by one function here, so its fields are named in
+one place. The front end's JSDoc typedefs (``js/src/types.js``) mirror both directions, and
+``tests/explorer/test_schema.py`` fails when the lists here (message types, :data:`SETTINGS`,
+:data:`COLORMAPS`) and the JavaScript modules disagree.
 """
 
 from __future__ import annotations
 
+# Nothing from the package: js/tools/make_colormaps.py loads this module alone for COLORMAPS.
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 COLORMAPS = ("gray", "viridis", "magma", "inferno", "plasma", "cividis")
 BACKENDS = ("pread", "mmap", "tifffile")
@@ -71,19 +79,68 @@ class TraceClick:
     x: float
 
 
-CONFIG_KEYS = (
-    "channel",
-    "chunk_scheme",
-    "backend",
-    "cache_mb",
-    "prefetch",
-    "colormap",
-    "vmin",
-    "vmax",
-    "playing",
-    "fps",
-    "follow",
-)
+@dataclass(frozen=True)
+class Setting:
+    """A widget setting the browser may change with a ``config`` message.
+
+    ``kind`` is the value's type on the wire; ``check(value)`` returns what is wrong with a value
+    of that type, or None. The same check guards assignments from Python (the widget's trait
+    validators), so a value is refused with the same words wherever it comes from.
+    """
+
+    kind: type
+    check: Callable[[Any], str | None] | None = None
+
+    def problem(self, value: Any) -> str | None:
+        return None if self.check is None else self.check(value)
+
+
+def _one_of(key: str, choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    return lambda v: None if v in choices else f"{key} must be one of {choices}, got {v!r}"
+
+
+#: key -> Setting, for every trait the browser may set. The front end's list is ``SETTING_KEYS``
+#: in js/src/protocol.js.
+SETTINGS: dict[str, Setting] = {
+    "channel": Setting(int),  # bounded by the stack's channels, checked by the widget
+    "chunk_scheme": Setting(str),  # the loader decides what a valid scheme is
+    "backend": Setting(str, _one_of("backend", BACKENDS)),
+    "cache_mb": Setting(float, lambda v: None if v >= 0 else f"cache_mb must be >= 0, got {v!r}"),
+    "prefetch": Setting(
+        int, lambda v: None if 0 <= v <= 1000 else f"prefetch must be 0..1000 frames, got {v!r}"
+    ),
+    "colormap": Setting(str, _one_of("colormap", COLORMAPS)),
+    "vmin": Setting(float),
+    "vmax": Setting(float),
+    "playing": Setting(bool),
+    "fps": Setting(
+        float, lambda v: None if 0 < v <= 240 else f"fps must be in (0, 240], got {v!r}"
+    ),
+    "follow": Setting(bool),
+}
+
+
+def setting_value(key: str, value: object) -> object:
+    """``value`` for setting ``key`` as its kind, or :class:`BadMessage` with what is wrong."""
+    setting = SETTINGS.get(key) if isinstance(key, str) else None
+    if setting is None:
+        raise BadMessage(f"unknown setting {key!r}")
+    kind = setting.kind
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is str:
+        ok = isinstance(value, str)
+    else:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or (kind is float and not math.isfinite(value)):
+        raise BadMessage(f"{key}: {value!r} is not a valid {kind.__name__}")
+    if kind is int and float(value) != int(value):
+        raise BadMessage(f"{key}: {value!r} is not a whole number")
+    value = kind(value)
+    problem = setting.problem(value)
+    if problem is not None:
+        raise BadMessage(problem)
+    return value
 
 
 def _int(content: dict, key: str) -> int:
@@ -118,6 +175,59 @@ def _ack(value) -> tuple[int, float] | None:
     return _int(value, "id"), _number(value.get("total_ms"), "total_ms")
 
 
+def _parse_request(content: dict, shape, field_shapes) -> PlaneRequest:
+    n_f, n_t, n_z = shape[:3]
+    f = _in_range(_int(content, "field"), n_f, "field")
+    return PlaneRequest(
+        request_id=_int(content, "id"),
+        field=f,
+        time=_in_range(_int(content, "time"), n_t, "time"),
+        z=_in_range(_int(content, "z"), n_z, "z"),
+        playing=content.get("playing") is True,
+        ack=_ack(content.get("ack")),
+    )
+
+
+def _parse_roi(content: dict, shape, field_shapes) -> RoiSelect:
+    f = _in_range(_int(content, "field"), shape[0], "field")
+    h, w = field_shapes[f]
+    if "pixel" in content:
+        p = content["pixel"]
+        if not (isinstance(p, (list, tuple)) and len(p) == 2):
+            raise BadMessage(f"pixel must be [y, x], got {p!r}")
+        y = _in_range(_int({"y": p[0]}, "y"), h, "y")
+        x = _in_range(_int({"x": p[1]}, "x"), w, "x")
+        return RoiSelect((y, y + 1, x, x + 1), pixel=True)
+    r = content.get("roi")
+    if not (isinstance(r, (list, tuple)) and len(r) == 4):
+        raise BadMessage(f"roi must be [y0, y1, x0, x1], got {r!r}")
+    y0, y1, x0, x1 = (_int({k: v}, k) for k, v in zip(("y0", "y1", "x0", "x1"), r, strict=True))
+    if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
+        raise BadMessage(
+            f"roi {[y0, y1, x0, x1]} is not a non-empty rectangle inside the {h}x{w} field"
+        )
+    return RoiSelect((y0, y1, x0, x1), pixel=False)
+
+
+def _parse_config(content: dict, shape, field_shapes) -> Config:
+    key = content.get("key")
+    return Config(key, setting_value(key, content.get("value")))
+
+
+#: Every message type the browser may send, with its parser; ``TO_PYTHON`` in js/src/protocol.js
+#: is the front end's list.
+_PARSERS: dict[str, Callable[[dict, tuple, Any], object]] = {
+    "request": _parse_request,
+    "drawn": lambda c, *_: Drawn(_int(c, "id"), _number(c.get("total_ms"), "total_ms")),
+    "roi": _parse_roi,
+    "clear_roi": lambda c, *_: RoiClear(),
+    "auto_contrast": lambda c, *_: AutoContrast(),
+    "trace_click": lambda c, *_: TraceClick(_number(c.get("x"), "x")),
+    "config": _parse_config,
+}
+INCOMING: tuple[str, ...] = tuple(_PARSERS)
+
+
 def parse_message(content: object, shape: tuple[int, ...], field_shapes) -> object:
     """Turn a raw front-end message into one of the message dataclasses.
 
@@ -136,47 +246,100 @@ def parse_message(content: object, shape: tuple[int, ...], field_shapes) -> obje
     if not isinstance(content, dict):
         raise BadMessage(f"message must be an object, got {type(content).__name__}")
     kind = content.get("type")
-    n_f, n_t, n_z = shape[:3]
-    if kind == "request":
-        f = _in_range(_int(content, "field"), n_f, "field")
-        return PlaneRequest(
-            request_id=_int(content, "id"),
-            field=f,
-            time=_in_range(_int(content, "time"), n_t, "time"),
-            z=_in_range(_int(content, "z"), n_z, "z"),
-            playing=content.get("playing") is True,
-            ack=_ack(content.get("ack")),
-        )
-    if kind == "roi":
-        f = _in_range(_int(content, "field"), n_f, "field")
-        h, w = field_shapes[f]
-        if "pixel" in content:
-            p = content["pixel"]
-            if not (isinstance(p, (list, tuple)) and len(p) == 2):
-                raise BadMessage(f"pixel must be [y, x], got {p!r}")
-            y = _in_range(_int({"y": p[0]}, "y"), h, "y")
-            x = _in_range(_int({"x": p[1]}, "x"), w, "x")
-            return RoiSelect((y, y + 1, x, x + 1), pixel=True)
-        r = content.get("roi")
-        if not (isinstance(r, (list, tuple)) and len(r) == 4):
-            raise BadMessage(f"roi must be [y0, y1, x0, x1], got {r!r}")
-        y0, y1, x0, x1 = (_int({k: v}, k) for k, v in zip(("y0", "y1", "x0", "x1"), r, strict=True))
-        if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
-            raise BadMessage(
-                f"roi {[y0, y1, x0, x1]} is not a non-empty rectangle inside the {h}x{w} field"
-            )
-        return RoiSelect((y0, y1, x0, x1), pixel=False)
-    if kind == "clear_roi":
-        return RoiClear()
-    if kind == "drawn":
-        return Drawn(_int(content, "id"), _number(content.get("total_ms"), "total_ms"))
-    if kind == "auto_contrast":
-        return AutoContrast()
-    if kind == "trace_click":
-        return TraceClick(_number(content.get("x"), "x"))
-    if kind == "config":
-        key = content.get("key")
-        if key not in CONFIG_KEYS:
-            raise BadMessage(f"unknown setting {key!r}")
-        return Config(key, content.get("value"))
-    raise BadMessage(f"unknown message type {kind!r}")
+    parse = _PARSERS.get(kind) if isinstance(kind, str) else None
+    if parse is None:
+        raise BadMessage(f"unknown message type {kind!r}")
+    return parse(content, shape, field_shapes)
+
+
+# -- outgoing: one builder per message type -----------------------------------------------------
+
+
+def plane_message(
+    *,
+    request_id: int,
+    seen: int,
+    field: int,
+    time: int,
+    z: int,
+    seconds: float | None,
+    height: int,
+    width: int,
+    padded: tuple[int, int],
+    dtype: str,
+    timing: dict,
+    block: tuple[int, int],
+    chunk_map: tuple[int, int, int] | None = None,
+) -> dict:
+    """A plane; its pixels travel as the first binary buffer, a chunk map grid as the second.
+
+    ``seen``: browser requests up to this id are answered or superseded (see
+    :attr:`PlaneRequest.seen`). ``padded``: the (height, width) every field is padded to in the
+    stack; the browser shows the rest as padding, so fields of different sizes keep their true
+    proportions. ``block``: the (time block, z block) the plane lies in. ``chunk_map``: (rows,
+    cols, bin) of the grid buffer, only when the map changed since the last plane.
+    """
+    content = {
+        "type": "plane",
+        "id": request_id,
+        "seen": seen,
+        "field": field,
+        "time": time,
+        "z": z,
+        "seconds": seconds,
+        "height": height,
+        "width": width,
+        "padded": [int(padded[0]), int(padded[1])],
+        "dtype": dtype,
+        "timing": timing,
+        "block": [int(block[0]), int(block[1])],
+    }
+    if chunk_map is not None:
+        rows, cols, bin_ = chunk_map
+        content["chunk_map"] = {"rows": int(rows), "cols": int(cols), "bin": int(bin_)}
+    return content
+
+
+def plane_timing(
+    *,
+    cache: str,
+    blocks: list,
+    nbytes: int,
+    read_ms: float,
+    server_ms: float,
+    read_p50: float | None,
+    read_p95: float | None,
+    hit_rate: float | None,
+    cache_bytes: int,
+) -> dict:
+    """The ``timing`` field of a plane message (``PlaneTiming`` in js/src/types.js)."""
+    return {
+        "cache": cache,
+        "blocks": [list(b) for b in blocks],
+        "bytes": nbytes,
+        "read_ms": round(read_ms, 3),
+        "server_ms": round(server_ms, 3),
+        "read_p50": read_p50,
+        "read_p95": read_p95,
+        "hit_rate": hit_rate,
+        "cache_bytes": cache_bytes,
+    }
+
+
+def error_message(text: str) -> dict:
+    """Shown in the widget's error bar; also ends the browser's wait for a failed request."""
+    return {"type": "error", "message": text}
+
+
+def reading_message(field: int, time_block: int, z_block: int) -> dict:
+    """A large block is being read: the chunk map shows it before its plane arrives."""
+    return {"type": "reading", "field": int(field), "block": [int(time_block), int(z_block)]}
+
+
+def trace_message(state: str, done: int, total: int) -> dict:
+    """Progress of the selection's trace: ``state`` is "reading" or "done"."""
+    return {"type": "trace", "state": state, "done": int(done), "total": int(total)}
+
+
+#: Every message type Python sends; ``FROM_PYTHON`` in js/src/protocol.js is the front end's list.
+OUTGOING: tuple[str, ...] = ("plane", "error", "reading", "trace")

@@ -13,6 +13,21 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+# The rule behind the timing panel's latency hint (js/src/timing.js, where the measurements
+# behind it are), for Python's summary: over the last LATENCY_WINDOW round trips the browser
+# reported, the lower quartile of (round trip - kernel time) above LATENCY_EXCESS_MS means most
+# replies wait in transport: most likely the ~40 ms delayed-ACK stall of a Jupyter server
+# without TCP_NODELAY on its kernel websockets.
+LATENCY_WINDOW = 20
+LATENCY_QUANTILE = 25
+LATENCY_EXCESS_MS = 40.0
+LATENCY_HINT = (
+    "round trips stay far above the explorer's own work: the Jupyter server is probably paying "
+    "the ~40 ms delayed-ACK stall on its kernel websocket. pip install si-explorer in the "
+    "server's environment enables the fix (then restart the server); or run `jupyter server "
+    "extension enable si_explorer.explorer.nodelay` and restart it."
+)
+
 
 @dataclass
 class PlaneTiming:
@@ -99,4 +114,21 @@ class TimingLog:
             out[key] = {"p50": p50, "p95": p95}
         hits = sum(r.cache == "hit" for r in recs)
         out["hit_rate"] = round(hits / len(recs), 3) if recs else None
+        excess = self.transport_excess_ms()
+        out["transport_ms_p25"] = excess
+        out["latency_hint"] = (
+            LATENCY_HINT if excess is not None and excess > LATENCY_EXCESS_MS else None
+        )
         return out
+
+    def transport_excess_ms(self) -> float | None:
+        """Lower quartile of round trip minus kernel time over the last ``LATENCY_WINDOW``
+        planes the browser reported drawn (None before there are that many).
+
+        That is transport plus the browser's draw, which is a few ms at most.
+        """
+        drawn = [r for r in self.records() if r.drawn_ms is not None][-LATENCY_WINDOW:]
+        if len(drawn) < LATENCY_WINDOW:
+            return None
+        (floor,) = percentiles([r.drawn_ms - r.server_ms for r in drawn], (LATENCY_QUANTILE,))
+        return floor

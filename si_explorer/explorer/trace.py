@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
+from .latest import LatestWins
+
 #: Aim for slices that take about this long, so progress is visible but overhead is small.
 SLICE_TARGET_S = 0.08
 MIN_SLICE, MAX_SLICE = 16, 8192
@@ -49,82 +51,59 @@ def read_slice(stack, job: TraceJob, t: slice) -> np.ndarray:
 class TraceLoader:
     """Reads traces slice by slice on a background thread; the newest job cancels older ones.
 
-    Callbacks run on the loader thread: ``on_start(job, n, t_from)``, ``on_slice(job, t0,
-    values)``, ``on_done(job)``, ``on_error(job, exc)``. A job started with ``t_from > 0``
-    reads only the time points from there on: a trace extended after the file grew.
+    Callbacks run on the loader thread: ``on_start(job, n, t_from, time_seconds)``,
+    ``on_slice(job, t0, values)``, ``on_done(job)``, ``on_error(job, exc)``. A job started
+    with ``t_from > 0`` reads only the time points from there on: a trace extended after the
+    file grew.
     """
 
     def __init__(self, *, on_start, on_slice, on_done, on_error):
-        self._callbacks = (on_start, on_slice, on_done, on_error)
-        self._cond = threading.Condition()
-        self._job: tuple[object, TraceJob, int, int] | None = None
-        self._generation = 0
-        self._busy = False
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="si-explorer-trace", daemon=True)
-        self._thread.start()
+        self._on_start, self._on_slice, self._on_done = on_start, on_slice, on_done
+        self._worker: LatestWins[tuple[object, TraceJob, int]] = LatestWins(
+            self._read,
+            name="si-explorer-trace",
+            on_error=lambda item, exc: on_error(item[1], exc),
+        )
 
     def start(self, stack, job: TraceJob, t_from: int = 0) -> None:
-        with self._cond:
-            self._generation += 1
-            self._job = (stack, job, self._generation, t_from)
-            self._cond.notify_all()
+        self._worker.submit((stack, job, t_from))
 
     def cancel(self) -> None:
-        with self._cond:
-            self._generation += 1
-            self._job = None
-            self._cond.notify_all()
+        self._worker.cancel()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self._job is None and not self._busy, timeout)
+        return self._worker.wait_idle(timeout)
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._job = None
-            self._cond.notify_all()
+        # Not joined: a slow slice read would hold up closing the widget.
+        self._worker.close(join=False)
 
-    def _run(self) -> None:
-        on_start, on_slice, on_done, on_error = self._callbacks
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._closed or self._job is not None)
-                if self._closed:
-                    return
-                stack, job, generation, t0 = self._job
-                self._job = None
-                self._busy = True
-            try:
-                n = stack.shape[1]
-                on_start(job, n, t0)
-                size = MIN_SLICE
-                while t0 < n:
-                    if generation != self._generation:
-                        break
-                    started = time.perf_counter()
-                    part = read_slice(stack, job, slice(t0, min(n, t0 + size)))
-                    if generation != self._generation:
-                        break
-                    on_slice(job, t0, part)
-                    t0 += len(part)
-                    if len(part) == 0:
-                        break
-                    elapsed = time.perf_counter() - started
-                    # Grow slices while they are quick, shrink them when the disk is slow.
-                    if elapsed < SLICE_TARGET_S / 2:
-                        size = min(MAX_SLICE, size * 2)
-                    elif elapsed > SLICE_TARGET_S * 2:
-                        size = max(MIN_SLICE, size // 2)
-                else:
-                    on_done(job)
-            except Exception as exc:  # noqa: BLE001 - shown in the widget, never raised
-                on_error(job, exc)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+    def _read(self, item: tuple[object, TraceJob, int], generation: int) -> None:
+        stack, job, t0 = item
+        current = self._worker.is_current
+        # The stack may have grown since the job was submitted (follow mode refreshes on its
+        # own thread): the job covers the time points there are now, and says so.
+        n = stack.shape[1]
+        self._on_start(job, n, t0, stack.time_seconds)
+        size = MIN_SLICE
+        while t0 < n:
+            if not current(generation):
+                return
+            started = time.perf_counter()
+            part = read_slice(stack, job, slice(t0, min(n, t0 + size)))
+            if not current(generation):
+                return
+            self._on_slice(job, t0, part)
+            t0 += len(part)
+            if len(part) == 0:
+                return
+            elapsed = time.perf_counter() - started
+            # Grow slices while they are quick, shrink them when the disk is slow.
+            if elapsed < SLICE_TARGET_S / 2:
+                size = min(MAX_SLICE, size * 2)
+            elif elapsed > SLICE_TARGET_S * 2:
+                size = max(MIN_SLICE, size // 2)
+        self._on_done(job)
 
 
 class TraceFigure:

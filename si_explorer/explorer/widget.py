@@ -1,10 +1,16 @@
-"""The ``Explorer`` anywidget: traits, front-end messages and binary plane buffers.
+"""The ``Explorer`` anywidget: its traits and their validation, and the glue between the
+front end's messages and the parts that do the work.
 
 Division of labour with the front end (``js/``): the browser owns everything that must feel
 instant (slider positions, colormap, contrast, zoom, ROI drawing) and sends *requests*; Python
 owns the data and answers each request with one message whose first binary buffer is the raw
 plane. The browser never writes a trait directly: every message it sends is validated by
 :mod:`.messages` first, so a bad one becomes a visible error instead of an exception in the log.
+
+The parts: :class:`.controller.PlaneController` serves planes (latest request wins, cache,
+prefetch), :class:`.encoder.PlaneEncoder` turns them into messages,
+:class:`.trace_session.TraceSession` reads and draws the selection's trace, and
+:class:`.follow.Follower` polls a growing file. This module decides when each is asked.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ import ipywidgets
 import numpy as np
 import traitlets as t
 
+from ..open import open as open_stack
 from .contrast import auto_window
-from .controller import PlaneController, PlaneResult, config_key
+from .controller import PlaneController, PlaneResult
+from .encoder import PlaneEncoder
 from .follow import Follower
 from .messages import (
-    BACKENDS,
-    COLORMAPS,
+    SETTINGS,
     AutoContrast,
     BadMessage,
     Config,
@@ -35,19 +42,12 @@ from .messages import (
     RoiClear,
     RoiSelect,
     TraceClick,
+    error_message,
     parse_message,
 )
-from .trace import TraceFigure, TraceJob, TraceLoader
+from .trace_session import TraceSession
 
 STATIC = pathlib.Path(__file__).parent / "static"
-
-#: While playing, the trace marker (a full ipympl redraw on the kernel's main thread) is moved at
-#: most this often, so it never competes with plane requests for the main thread.
-MARKER_INTERVAL_S = 0.25
-#: Blocks at least this big are announced to the chunk map before they are read.
-READING_NOTICE_BYTES = 2 * 2**20
-#: The image fallback re-renders its PNG at most this often while a trace fills in.
-PNG_INTERVAL_S = 0.5
 
 
 def _running_in_marimo() -> bool:
@@ -87,6 +87,12 @@ def _scheme_text(scheme) -> str:
     return scheme if isinstance(scheme, str) else repr(scheme)
 
 
+def _check_follow_interval(seconds: float) -> float:
+    if not 0.05 <= seconds <= 3600:
+        raise t.TraitError(f"follow_interval must be 0.05..3600 seconds, got {seconds!r}")
+    return float(seconds)
+
+
 def _file_note(stack) -> str:
     """The stack's notes on left-out pages, without the file name the explorer already shows."""
     notes = [note.split(": ", 1)[-1] for note in stack.warnings]
@@ -114,15 +120,14 @@ class Explorer(anywidget.AnyWidget):
 
     _esm = STATIC / "explorer.js"
 
+    # Synced traits are what the front end reads (js/src/index.js); what only Python needs is a
+    # plain attribute or property.
+
     # -- the stack (read-only for the front end) --
-    name = t.Unicode("").tag(sync=True)
     n_fields = t.Int(1).tag(sync=True)
     n_times = t.Int(1).tag(sync=True)
     n_z = t.Int(1).tag(sync=True)
-    field_shapes = t.List().tag(sync=True)
-    dtype = t.Unicode("").tag(sync=True)
     channels = t.List().tag(sync=True)
-    has_seconds = t.Bool(False).tag(sync=True)
     # What a stopped or still-running recording leaves out, shown beside the status.
     file_note = t.Unicode("").tag(sync=True)
 
@@ -150,7 +155,6 @@ class Explorer(anywidget.AnyWidget):
 
     # -- a file still being acquired: poll for new time points every follow_interval seconds --
     follow = t.Bool(False).tag(sync=True)
-    follow_interval = t.Float(1.0).tag(sync=True)
 
     # -- trace fallback (only used when ipympl cannot render) --
     trace_mode = t.Unicode("ipympl").tag(sync=True)
@@ -171,9 +175,7 @@ class Explorer(anywidget.AnyWidget):
         **open_kwargs,
     ):
         if isinstance(source_or_stack, (str, os.PathLike, list, tuple)):
-            import si_explorer
-
-            stack = si_explorer.open(source_or_stack, **open_kwargs)
+            stack = open_stack(source_or_stack, **open_kwargs)
         elif open_kwargs:
             raise TypeError(
                 f"open options {sorted(open_kwargs)} only apply when Explorer opens a path; "
@@ -182,22 +184,18 @@ class Explorer(anywidget.AnyWidget):
         else:
             stack = source_or_stack
         self._stack = stack
-        self._seconds = stack.time_seconds
-        # Observers fire for constructor arguments; they must not act before the controller exists.
+        _check_follow_interval(follow_interval)
+        # Observers fire for constructor arguments; they must not act before the parts exist.
         self._ready = False
         mode = _resolve_trace_mode(trace)
         F, T, Z = stack.shape[:3]
         vmin, vmax = auto_window(stack, 0, 0, 0)
         super().__init__(
-            name=str(getattr(stack, "name", "")),
             n_fields=F,
             n_times=T,
             n_z=Z,
-            field_shapes=[list(map(int, s)) for s in stack.field_shapes],
-            dtype=np.dtype(stack.dtype).name,
             channels=[str(c) for c in stack.channels],
             channel=int(stack.channel),
-            has_seconds=stack.time_seconds is not None,
             colormap=colormap,
             vmin=vmin,
             vmax=vmax,
@@ -207,19 +205,16 @@ class Explorer(anywidget.AnyWidget):
             cache_mb=cache_mb,
             prefetch=prefetch,
             trace_mode=mode,
-            follow_interval=follow_interval,
             file_note=_file_note(stack),
         )
         self.errors: list[str] = []
         self._accepting = False  # True while applying a front-end request (no re-request)
-        self._last_marker = 0.0
-        self._marker_timer: threading.Timer | None = None
-        self._last_png = 0.0
-        self._map_sent: tuple | None = None
-        self._trace_values: np.ndarray | None = None
-        self._trace_done = threading.Event()
         self._box = None
         self._aux_lock = threading.Lock()
+        # The chunk grid (and dask, which builds it: a second or more to import on a busy
+        # machine) is needed for the first plane's chunk map: get it now, not in the first
+        # follow poll, which would then lag the file by that long.
+        _ = stack.chunks
         self.controller = PlaneController(
             stack,
             on_plane=self._send_plane,
@@ -228,19 +223,19 @@ class Explorer(anywidget.AnyWidget):
             cache_bytes=int(cache_mb * 2**20),
             prefetch=prefetch,
         )
-        self.trace_figure = TraceFigure(
-            mode, T, stack.time_seconds, on_click_time=self._trace_clicked
+        self._encoder = PlaneEncoder(self.controller, stack.time_seconds)
+        self._trace = TraceSession(
+            mode,
+            T,
+            stack.time_seconds,
+            # Looked up at each call: tests and hosts may replace ``send`` on the instance.
+            send=lambda msg: self.send(msg),
+            show_error=self._show_error,
+            time_shown=lambda: self.time,
+            publish_png=self._publish_png,
+            on_click_time=self._trace_clicked,
         )
         self._browser_seen = 0  # newest browser request id received
-        if mode == "image":
-            # The empty figure tells the user where the trace will appear and how to get one.
-            self._refresh_png(force=True)
-        self._loader = TraceLoader(
-            on_start=self._trace_started,
-            on_slice=self._trace_slice,
-            on_done=self._trace_finished,
-            on_error=self._trace_failed,
-        )
         self._follower = Follower(self._poll_growth, follow_interval)
         self.on_msg(self._on_custom_msg)
         self._ready = True
@@ -256,11 +251,25 @@ class Explorer(anywidget.AnyWidget):
     @property
     def trace(self) -> np.ndarray | None:
         """The current selection's trace (NaN where not read yet), or None without a selection."""
-        return self._trace_values
+        return self._trace.values
+
+    @property
+    def trace_figure(self):
+        """The trace's matplotlib figure (:class:`.trace.TraceFigure`)."""
+        return self._trace.figure
+
+    @property
+    def follow_interval(self) -> float:
+        """Seconds between polls for new time points while :attr:`follow` is on."""
+        return self._follower.interval
+
+    @follow_interval.setter
+    def follow_interval(self, seconds: float) -> None:
+        self._follower.interval = _check_follow_interval(seconds)
 
     def wait(self, timeout: float = 30.0) -> bool:
         """Block until the requested plane and trace are served (scripts and tests)."""
-        return self.controller.wait_idle(timeout) and self._loader.wait_idle(timeout)
+        return self.controller.wait_idle(timeout) and self._trace.wait_idle(timeout)
 
     def timings(self) -> list[dict]:
         """One record per plane shown: blocks read, bytes, read ms, server ms, drawn ms."""
@@ -284,16 +293,44 @@ class Explorer(anywidget.AnyWidget):
     def pause(self) -> None:
         self.playing = False
 
+    def grow(self) -> int:
+        """Pick up time points appended to the file since it was opened (what follow mode
+        does every ``follow_interval`` seconds); returns how many are new.
+
+        The time slider grows, a plane at the old last time point moves on to the new last
+        one (so the newest data stays on screen), and a selected trace is read for the new
+        time points only.
+        """
+        with self._aux_lock:
+            old = self.n_times
+            added = self._stack.refresh()
+            if not added:
+                return 0
+            stack = self._stack
+            n = stack.shape[1]
+            self._encoder.seconds = stack.time_seconds
+            self.controller.stack_grew()
+            self._encoder.forget_map()
+            at_end = self.time == old - 1
+            self._trace.grew(stack, self.roi, self.field, self.z, old)
+            self.n_times = n
+            # Open-time notes on left-out pages are stale now; the file is growing again.
+            self.file_note = ""
+            if old == 0:
+                self.auto_contrast()  # the window so far was a placeholder for no data
+            if at_end:
+                self.time = n - 1
+            else:
+                self._request_current()  # the chunk map and status show the new length
+            return added
+
     def close(self) -> None:
         # Also runs from __del__ of an Explorer whose __init__ failed half way: every part is
         # optional here.
-        timer = getattr(self, "_marker_timer", None)
-        if timer is not None:
-            timer.cancel()
         follower = getattr(self, "_follower", None)
         if follower is not None:
             follower.stop()
-        for part in ("controller", "_loader", "trace_figure", "_box"):
+        for part in ("controller", "_trace", "_box"):
             obj = getattr(self, part, None)
             if obj is not None:
                 obj.close()
@@ -334,42 +371,12 @@ class Explorer(anywidget.AnyWidget):
     def _valid_channel(self, proposal):
         return self._check_index(proposal["value"], max(1, len(self.channels)), "channel")
 
-    @t.validate("colormap")
-    def _valid_colormap(self, proposal):
-        if proposal["value"] not in COLORMAPS:
-            raise t.TraitError(f"colormap must be one of {COLORMAPS}, got {proposal['value']!r}")
-        return proposal["value"]
-
-    @t.validate("backend")
-    def _valid_backend(self, proposal):
-        if proposal["value"] not in BACKENDS:
-            raise t.TraitError(f"backend must be one of {BACKENDS}, got {proposal['value']!r}")
-        return proposal["value"]
-
-    @t.validate("cache_mb")
-    def _valid_cache(self, proposal):
-        if not proposal["value"] >= 0:
-            raise t.TraitError(f"cache_mb must be >= 0, got {proposal['value']!r}")
-        return proposal["value"]
-
-    @t.validate("prefetch")
-    def _valid_prefetch(self, proposal):
-        if not 0 <= proposal["value"] <= 1000:
-            raise t.TraitError(f"prefetch must be 0..1000 frames, got {proposal['value']!r}")
-        return proposal["value"]
-
-    @t.validate("follow_interval")
-    def _valid_follow_interval(self, proposal):
-        if not 0.05 <= proposal["value"] <= 3600:
-            raise t.TraitError(
-                f"follow_interval must be 0.05..3600 seconds, got {proposal['value']!r}"
-            )
-        return proposal["value"]
-
-    @t.validate("fps")
-    def _valid_fps(self, proposal):
-        if not 0 < proposal["value"] <= 240:
-            raise t.TraitError(f"fps must be in (0, 240], got {proposal['value']!r}")
+    # The same checks as a config message from the browser (messages.SETTINGS).
+    @t.validate(*[key for key, setting in SETTINGS.items() if setting.check is not None])
+    def _valid_setting(self, proposal):
+        problem = SETTINGS[proposal["trait"].name].problem(proposal["value"])
+        if problem is not None:
+            raise t.TraitError(problem)
         return proposal["value"]
 
     def _roi_fits(self, roi: tuple, field: int) -> bool:
@@ -414,7 +421,7 @@ class Explorer(anywidget.AnyWidget):
         elif change["name"] in ("field", "z") and self.roi:
             self._start_trace()
         if change["name"] == "time":
-            self._move_marker()
+            self._trace.move_marker(self.time)
         if not self._accepting:
             self._request_current()
 
@@ -430,7 +437,7 @@ class Explorer(anywidget.AnyWidget):
             stack = self._stack.with_options(backend=change["new"])
         self._stack = stack
         self.controller.set_stack(stack)
-        self._map_sent = None
+        self._encoder.forget_map()
         if change["name"] == "channel":
             if self.roi:
                 self._start_trace()
@@ -450,58 +457,14 @@ class Explorer(anywidget.AnyWidget):
             return
         self.controller.prefetch = change["new"]
 
-    @t.observe("follow", "follow_interval")
+    @t.observe("follow")
     def _follow_changed(self, change):
         if not self._ready:
             return
-        self._follower.interval = self.follow_interval
         if self.follow:
             self._follower.start()
         else:
             self._follower.stop()
-
-    def grow(self) -> int:
-        """Pick up time points appended to the file since it was opened (what follow mode
-        does every ``follow_interval`` seconds); returns how many are new.
-
-        The time slider grows, a plane at the old last time point moves on to the new last
-        one (so the newest data stays on screen), and a selected trace is read for the new
-        time points only.
-        """
-        with self._aux_lock:
-            old = self.n_times
-            added = self._stack.refresh()
-            if not added:
-                return 0
-            stack = self._stack
-            n = stack.shape[1]
-            self._seconds = stack.time_seconds
-            self.controller.stack_grew()
-            self._map_sent = None
-            self.trace_figure.resize(n, self._seconds)
-            at_end = self.time == old - 1
-            self.n_times = n
-            # Open-time notes on left-out pages are stale now; the file is growing again.
-            self.file_note = ""
-            if old == 0:
-                self.auto_contrast()  # the window so far was a placeholder for no data
-            if self.roi:
-                # A trace still being read is read again from the start: its job is replaced.
-                t_from = old if self._trace_done.is_set() else 0
-                self._trace_done.clear()
-                self._loader.start(stack, self._trace_job(), t_from=t_from)
-            if at_end:
-                self.time = n - 1
-            else:
-                self._request_current()  # the chunk map and status show the new length
-            return added
-
-    def _poll_growth(self) -> None:
-        try:
-            self.grow()
-        except Exception as exc:  # noqa: BLE001 - shown; following stops instead of repeating it
-            self._show_error(f"follow: {type(exc).__name__}: {exc}; following stopped")
-            self.follow = False
 
     @t.observe("roi")
     def _roi_changed(self, change):
@@ -510,10 +473,17 @@ class Explorer(anywidget.AnyWidget):
         if self.roi:
             self._start_trace()
         else:
-            self._loader.cancel()
-            self._trace_values = None
-            self.trace_figure.clear()
-            self._refresh_png(force=True)
+            self._trace.clear()
+
+    def _poll_growth(self) -> None:
+        try:
+            self.grow()
+        except Exception as exc:  # noqa: BLE001 - shown; following stops instead of repeating it
+            self._show_error(f"follow: {type(exc).__name__}: {exc}; following stopped")
+            self.follow = False
+
+    def _start_trace(self) -> None:
+        self._trace.start(self._stack, self.roi, self.field, self.z)
 
     def _request_current(self):
         if self.n_times == 0:
@@ -556,9 +526,10 @@ class Explorer(anywidget.AnyWidget):
         elif isinstance(msg, AutoContrast):
             threading.Thread(target=self._auto_contrast_bg, daemon=True).start()
         elif isinstance(msg, Config):
-            self._apply_config(msg.key, msg.value)
+            # Its value is already of the setting's type and passed the setting's own check.
+            setattr(self, msg.key, msg.value)
         elif isinstance(msg, TraceClick):
-            self.time = self.trace_figure.time_index(msg.x)
+            self.time = self._trace.time_index(msg.x)
 
     def _accept_position(self, f: int, t: int, z: int) -> None:
         """Mirror the browser's slider position in the traits without echoing it back.
@@ -575,34 +546,6 @@ class Explorer(anywidget.AnyWidget):
         finally:
             self._accepting = False
 
-    def _apply_config(self, key, value):
-        kinds = {
-            "channel": int,
-            "prefetch": int,
-            "cache_mb": float,
-            "vmin": float,
-            "vmax": float,
-            "fps": float,
-            "playing": bool,
-            "follow": bool,
-            "colormap": str,
-            "backend": str,
-            "chunk_scheme": str,
-        }
-        kind = kinds[key]
-        ok = (
-            isinstance(value, bool)
-            if kind is bool
-            else isinstance(value, str)
-            if kind is str
-            else isinstance(value, (int, float)) and not isinstance(value, bool)
-        )
-        if not ok or (kind is float and not np.isfinite(value)):
-            raise BadMessage(f"{key}: {value!r} is not a valid {kind.__name__}")
-        if kind is int and float(value) != int(value):
-            raise BadMessage(f"{key}: {value!r} is not a whole number")
-        setattr(self, key, kind(value))
-
     def _auto_contrast_bg(self):
         with self._aux_lock:
             try:
@@ -612,73 +555,17 @@ class Explorer(anywidget.AnyWidget):
 
     def _show_error(self, text: str) -> None:
         self.errors.append(text)
-        self.send({"type": "error", "message": text})
+        self.send(error_message(text))
 
-    # -- planes (reader thread) ---------------------------------------------------------------
+    # -- callbacks of the parts (their threads) -----------------------------------------------
 
     def _send_plane(self, result: PlaneResult) -> None:
-        plane = result.plane
-        if plane.dtype.byteorder == ">" or (
-            plane.dtype.byteorder == "=" and sys.byteorder == "big"
-        ):
-            # Typed arrays in the browser are little-endian on every platform that matters.
-            plane = plane.astype(plane.dtype.newbyteorder("<"))
-        req, timing = result.request, result.timing
-        timings = self.controller.timings
-        read_p50, read_p95 = timings.recent_percentiles("read_ms", reads_only=True)
-        stack = self.controller.stack
-        seconds = self._seconds
-        content = {
-            "type": "plane",
-            "id": req.request_id,
-            # Browser requests up to this id are answered or superseded (see PlaneRequest.seen).
-            "seen": req.request_id if req.request_id > 0 else req.seen,
-            "field": req.field,
-            "time": req.time,
-            "z": req.z,
-            "seconds": None if seconds is None else round(float(seconds[req.time]), 6),
-            "height": int(plane.shape[0]),
-            "width": int(plane.shape[1]),
-            # Every field is padded to this size in the stack; the browser shows the rest of
-            # it as padding, so fields of different sizes keep their true proportions.
-            "padded": [int(stack.shape[3]), int(stack.shape[4])],
-            "dtype": plane.dtype.name,
-            "timing": {
-                "cache": timing.cache,
-                "blocks": [list(b) for b in timing.blocks_read],
-                "bytes": timing.bytes_read,
-                "read_ms": round(timing.read_ms, 3),
-                "server_ms": round(timing.server_ms, 3),
-                "read_p50": read_p50,
-                "read_p95": read_p95,
-                "hit_rate": timings.recent_hit_rate(),
-                "cache_bytes": self.controller.cache.nbytes,
-            },
-        }
-        buffers = [memoryview(plane).cast("B")]
-        n_tb, n_zb = self.controller.grid_shape(stack)
-        state = (result.config, req.field, self.controller.chunk_map.version)
-        if state != self._map_sent:
-            grid, bin_ = self.controller.chunk_map.snapshot(result.config, req.field, n_tb, n_zb)
-            content["chunk_map"] = {
-                "rows": int(grid.shape[0]),
-                "cols": int(grid.shape[1]),
-                "bin": int(bin_),
-            }
-            buffers.append(memoryview(grid).cast("B"))
-            self._map_sent = state
-        bf, bt, bz, _, _ = stack.block_of(req.field, req.time, req.z)
-        content["block"] = [int(bt), int(bz)]
-        self.send(content, buffers)
+        self.send(*self._encoder.plane(result))
 
     def _send_reading(self, config, block) -> None:
-        # Small blocks are read in a millisecond: a "being read" notice would cost a message per
-        # slider step and never be seen. Large blocks are worth showing while they load.
-        stack = self.controller.stack
-        if stack.block_nbytes(block) < READING_NOTICE_BYTES:
-            return
-        if config == config_key(stack):
-            self.send({"type": "reading", "field": int(block[0]), "block": [block[1], block[2]]})
+        notice = self._encoder.reading(config, block)
+        if notice is not None:
+            self.send(notice)
 
     def _plane_failed(self, req: PlaneRequest, exc: BaseException) -> None:
         self._show_error(
@@ -686,85 +573,10 @@ class Explorer(anywidget.AnyWidget):
             f"{type(exc).__name__}: {exc}"
         )
 
-    # -- traces (loader thread) ---------------------------------------------------------------
-
-    def _trace_job(self) -> TraceJob:
-        roi = self.roi
-        pixel = len(roi) == 2
-        box = (roi[0], roi[0] + 1, roi[1], roi[1] + 1) if pixel else tuple(roi)
-        return TraceJob(box, pixel, self.field, self.z)
-
-    def _start_trace(self) -> None:
-        self._trace_done.clear()
-        self._loader.start(self._stack, self._trace_job())
-
-    def _trace_label(self, job: TraceJob) -> str:
-        where = f"field {job.field} · z {job.z}"
-        if job.pixel:
-            return f"pixel (y {job.roi[0]}, x {job.roi[2]}) · {where}"
-        y0, y1, x0, x1 = job.roi
-        return f"ROI mean y {y0}:{y1}, x {x0}:{x1} · {where}"
-
-    def _trace_started(self, job, n, t_from):
-        values = np.full(n, np.nan)
-        old = self._trace_values
-        if t_from and old is not None and len(old) >= t_from:
-            # Extended after the file grew: the values read before stay.
-            values[:t_from] = old[:t_from]
-        else:
-            # The marker only moves with the time slider; a new trace starts it at the time
-            # shown.
-            self.trace_figure.set_marker(self.time, redraw=False)
-            self.trace_figure.begin(self._trace_label(job))
-        self._trace_values = values
-        self.send({"type": "trace", "state": "reading", "done": t_from, "total": n})
-
-    def _trace_slice(self, job, t0, values):
-        self._trace_values[t0 : t0 + len(values)] = values
-        self.trace_figure.fill(t0, values)
-        done = int(np.isfinite(self._trace_values).sum())
-        self.send(
-            {"type": "trace", "state": "reading", "done": done, "total": len(self._trace_values)}
-        )
-        self._refresh_png()
-
-    def _trace_finished(self, job):
-        n = len(self._trace_values)
-        self._trace_done.set()
-        self._refresh_png(force=True)
-        self.send({"type": "trace", "state": "done", "done": n, "total": n})
-
-    def _trace_failed(self, job, exc):
-        self._show_error(f"reading the trace failed: {type(exc).__name__}: {exc}")
+    def _publish_png(self, png: bytes, geometry: dict) -> None:
+        # Geometry first: the browser places its marker with it when the new picture lands.
+        self.trace_axes = geometry
+        self.trace_png = png
 
     def _trace_clicked(self, t_index: int) -> None:
         self.time = t_index
-
-    def _move_marker(self) -> None:
-        if not self.roi or self.trace_mode != "ipympl":
-            return  # the image fallback draws the marker when it re-renders
-        now = time.monotonic()
-        if now - self._last_marker >= MARKER_INTERVAL_S:
-            self._last_marker = now
-            self.trace_figure.set_marker(self.time)
-        elif self._marker_timer is None:
-            # Throttled: still make the marker end where the user stopped.
-            self._marker_timer = threading.Timer(MARKER_INTERVAL_S, self._marker_catch_up)
-            self._marker_timer.daemon = True
-            self._marker_timer.start()
-
-    def _marker_catch_up(self) -> None:
-        self._marker_timer = None
-        self._last_marker = time.monotonic()
-        self.trace_figure.set_marker(self.time)
-
-    def _refresh_png(self, force: bool = False) -> None:
-        if self.trace_mode != "image":
-            return
-        now = time.monotonic()
-        if force or now - self._last_png >= PNG_INTERVAL_S:
-            self._last_png = now
-            png = self.trace_figure.png()
-            # Geometry first: the browser places its marker with it when the new picture lands.
-            self.trace_axes = self.trace_figure.geometry()
-            self.trace_png = png

@@ -12,6 +12,12 @@ This is the only module that reads pixel bytes. Three backends:
 
 Files are opened read-only, lazily, once per process: a reader that was pickled to a
 dask worker (or inherited through fork) opens its own descriptor on first use.
+
+A file named by a URL (``index.path`` is ``https://...``, ``s3://...``) is read through a
+:class:`~si_explorer.tiff.source.RemoteSource` instead, whatever the backend ("pread" and
+"mmap" alike): one ranged request per page region, the requests of many pages merged where
+their bytes are close and sent concurrently (``_read_remote``). It also opens once per process,
+with the ``storage_options`` the reader was made with (pickled with it).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 
 from ..errors import SIExplorerError, tifffile_errors
 from ..tiff import PageIndex
+from ..tiff.source import RemoteSource, is_url
 
 BACKENDS = ("pread", "mmap", "tifffile")
 
@@ -31,21 +38,34 @@ BACKENDS = ("pread", "mmap", "tifffile")
 class PageReader:
     """Reads regions of pages of one file, described by its :class:`PageIndex`."""
 
-    def __init__(self, index: PageIndex):
+    def __init__(
+        self,
+        index: PageIndex,
+        storage_options: dict | None = None,
+        source: RemoteSource | None = None,
+    ):
+        """``source``: the remote file the index was just built from, to read through (its
+        cached header blocks save the metadata reads a request each)."""
         self.index = index
+        self.storage_options = storage_options
+        self.remote = is_url(index.path)
         self._lock = threading.Lock()
         self._pid = None
         self._fd = None
         self._mmap = None
         self._flat = None
         self._tiff = None
+        self._source = None
+        if source is not None and source.size == index.file_size:
+            self._pid, self._source = os.getpid(), source
 
-    # Pickle only the index: descriptors, maps and tifffile handles belong to one process.
+    # Pickle only the index (and a remote file's options): descriptors, maps, connections and
+    # tifffile handles belong to one process.
     def __getstate__(self):
-        return {"index": self.index}
+        return {"index": self.index, "storage_options": self.storage_options}
 
     def __setstate__(self, state):
-        self.__init__(state["index"])
+        self.__init__(state["index"], state.get("storage_options"))
 
     def close(self) -> None:
         with self._lock:
@@ -60,7 +80,9 @@ class PageReader:
                     pass
             if self._fd is not None and self._pid == os.getpid():
                 os.close(self._fd)
-            self._fd = self._mmap = self._tiff = None
+            if self._source is not None:
+                self._source.close()
+            self._fd = self._mmap = self._tiff = self._source = None
             self._pid = None
 
     def grow(self, index: PageIndex) -> None:
@@ -73,12 +95,37 @@ class PageReader:
             if self._tiff is not None:
                 self._tiff.close()  # tifffile reads hold this lock: none is in progress
                 self._tiff = None
+            self._source = None  # opened again at the object's new size and version
 
     def _check_process(self) -> None:
         if self._pid != os.getpid():
             # Forked or unpickled: the parent's descriptors are not ours to use.
-            self._fd = self._mmap = self._flat = self._tiff = None
+            self._fd = self._mmap = self._flat = self._tiff = self._source = None
             self._pid = os.getpid()
+
+    def source(self) -> RemoteSource:
+        """The remote file, opened once per process and checked against the index: an object
+        that changed since it was indexed (another ETag, or shorter) is an error, not pixels
+        from another recording."""
+        if self._source is None or self._pid != os.getpid():
+            with self._lock:
+                self._check_process()
+                if self._source is None:
+                    index = self.index
+                    source = RemoteSource(index.path, self.storage_options)
+                    if source.size < index.file_size or (
+                        index.mtime_ns is not None
+                        and source.version is not None
+                        and source.version != index.mtime_ns
+                        and source.size == index.file_size
+                    ):
+                        raise SIExplorerError(
+                            index.path,
+                            "the object changed since it was opened (its ETag or size "
+                            "differs); open it again",
+                        )
+                    self._source = source
+        return self._source
 
     def _descriptor(self) -> int:
         if self._fd is None or self._pid != os.getpid():
@@ -109,7 +156,7 @@ class PageReader:
     def _pages_view(self) -> np.ndarray | None:
         """All pages as one strided (n_pages, rows, columns) view, when the stride is constant."""
         index = self.index
-        if index.stride is None:
+        if index.stride is None or self.remote:
             return None
         if self._flat is None or self._pid != os.getpid():
             mapped = self._map()
@@ -154,15 +201,32 @@ class PageReader:
             with self._lock:
                 self._check_process()
                 if self._tiff is None:
+                    name = self.index.path
+                    if self.remote:
+                        import fsspec
+
+                        options = self.source().storage_options
+                        name = fsspec.open(name, "rb", **options).open()
                     # _multifile=False: never follow ImageJ/OME references to other files.
-                    self._tiff = tifffile.TiffFile(self.index.path, _multifile=False)
+                    self._tiff = tifffile.TiffFile(name, _multifile=False)
         return self._tiff
 
     # ------------------------------------------------------------------ reading
 
     def read_bytes(self, offset: int, nbytes: int) -> bytes:
         """Raw bytes (metadata, descriptions); short at the end of the file."""
+        if self.remote:
+            return self.source().read(offset, nbytes)
         return os.pread(self._descriptor(), nbytes, offset)
+
+    def read_many(self, offsets, sizes) -> list:
+        """The bytes of many ``(offset, size)`` ranges (buffers; short at the end of the file):
+        one positioned read each for a local file, merged concurrent requests for a remote
+        one."""
+        if self.remote:
+            return self.source().read_ranges(offsets, sizes)
+        fd = self._descriptor()
+        return [os.pread(fd, int(n), int(o)) for o, n in zip(offsets, sizes)]
 
     def read(
         self,
@@ -181,6 +245,8 @@ class PageReader:
             return
         if backend == "tifffile" or not self.index.raw:
             self._read_tifffile(pages, rows, cols, out)
+        elif self.remote:
+            self._read_remote(pages, rows, cols, out)
         elif backend == "mmap":
             self._read_mmap(pages, rows, cols, out)
         else:
@@ -210,6 +276,28 @@ class PageReader:
             if got != span:
                 self._short_read(int(pages[i]), start, span, got)
             out[i] = buffer.reshape(rows[1] - rows[0], width)[:, :ncols]
+
+    def _read_remote(self, pages, rows, cols, out) -> None:
+        """Each page's region as one byte range (its rows, from the window's first pixel to its
+        last), all ranges fetched at once: ranges closer than ``MAX_GAP`` merge into one request
+        and the requests run concurrently (a trace over pages of a small file is a few large
+        requests; over pages megabytes apart, one small request per page, 32 in flight)."""
+        index = self.index
+        width = index.shape[1]
+        item = index.dtype.itemsize
+        ny, nx = rows[1] - rows[0], cols[1] - cols[0]
+        starts = index.data_offsets[pages] + (rows[0] * width + cols[0]) * item
+        span = ((ny - 1) * width + nx) * item
+        blobs = self.source().read_ranges(starts.tolist(), [span] * len(starts))
+        padded = np.empty(ny * width, dtype=index.dtype)
+        for i, blob in enumerate(blobs):
+            if len(blob) != span:
+                self._short_read(int(pages[i]), int(starts[i]), span, len(blob))
+            if nx == width:
+                out[i] = np.frombuffer(blob, index.dtype).reshape(ny, nx)
+                continue
+            padded.view(np.uint8)[:span] = np.frombuffer(blob, np.uint8)
+            out[i] = padded.reshape(ny, width)[:, :nx]
 
     def _read_mmap(self, pages, rows, cols, out) -> None:
         view = self._pages_view()

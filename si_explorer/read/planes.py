@@ -23,6 +23,13 @@ import numpy as np
 from ..errors import LayoutError, SIExplorerError, tifffile_errors
 from ..scanimage.layout import Layout
 from ..tiff import PageIndex, build_index, extend_index
+from ..tiff.source import (
+    ByteSource,
+    RemoteSource,
+    is_url,
+    open_source,
+    register_storage_options,
+)
 from .pages import PageReader
 
 _GROWTH_LOCK = threading.Lock()
@@ -128,20 +135,41 @@ class SourceFile:
     index must agree, or the stack's shape would be wrong, so a mismatch is an error.
     """
 
-    def __init__(self, path: str, expected_pages: int, index: PageIndex | None = None):
+    def __init__(
+        self,
+        path: str,
+        expected_pages: int,
+        index: PageIndex | None = None,
+        storage_options: dict | None = None,
+        source: ByteSource | None = None,
+    ):
+        """``path`` is a local path or a URL (then ``storage_options`` are its fsspec options,
+        and ``source`` may be the open remote file ``index`` was built from)."""
         self.path = path
         self.expected_pages = expected_pages
+        self.storage_options = storage_options
+        if storage_options and is_url(path):
+            # For code that reopens the file by its name (refresh's extend_index).
+            register_storage_options(path, storage_options)
         self._index = index
-        self._reader = PageReader(index) if index is not None else None
+        remote = source if isinstance(source, RemoteSource) else None
+        self._reader = PageReader(index, storage_options, remote) if index is not None else None
         # Threads that touch a not-yet-indexed file at once must share one index and one reader
         # (one descriptor); without the lock all but one reader leaked.
         self._lock = threading.Lock()
 
     def __getstate__(self):
-        return {"path": self.path, "expected_pages": self.expected_pages, "index": self._index}
+        return {
+            "path": self.path,
+            "expected_pages": self.expected_pages,
+            "index": self._index,
+            "storage_options": self.storage_options,
+        }
 
     def __setstate__(self, state):
-        self.__init__(state["path"], state["expected_pages"], state["index"])
+        self.__init__(
+            state["path"], state["expected_pages"], state["index"], state.get("storage_options")
+        )
 
     @property
     def indexed(self) -> bool:
@@ -157,7 +185,8 @@ class SourceFile:
         return self._index
 
     def _checked_index(self) -> PageIndex:
-        index = build_index(self.path)
+        with open_source(self.path, self.storage_options)[0] as source:
+            index = build_index(source)
         if index.n_pages != self.expected_pages:
             raise LayoutError(
                 self.path,
@@ -173,7 +202,7 @@ class SourceFile:
             index = self.index
             with self._lock:
                 if self._reader is None:
-                    self._reader = PageReader(index)
+                    self._reader = PageReader(index, self.storage_options)
         return self._reader
 
     def grow(self, index: PageIndex) -> None:
@@ -443,6 +472,9 @@ class PagedPlanes(PlaneSource):
             local = pages[file_of == file_number] - self._starts[file_number]
             offsets = source.index.desc_offsets[local].tolist()
             lengths = source.index.desc_lengths[local].tolist()
+            if is_url(source.path):
+                parts.append(_read_descriptions(source.reader.read_many, offsets, lengths, on_rows))
+                continue
             # A descriptor of its own: a positioned read per page, with nothing in between.
             descriptor = os.open(source.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
             try:
@@ -466,26 +498,45 @@ class PagedPlanes(PlaneSource):
 _ROWS_PER_BLOCK = 8192
 
 
-def _read_descriptions(descriptor: int, offsets: list, lengths: list, on_rows) -> np.ndarray:
-    """Rows of description text at ``offsets`` (slots ``lengths`` long), NUL-padded."""
+def _read_descriptions(descriptor, offsets: list, lengths: list, on_rows) -> np.ndarray:
+    """Rows of description text at ``offsets`` (slots ``lengths`` long), NUL-padded.
+
+    ``descriptor`` is a local file's descriptor, or a ``read_many(offsets, sizes)`` function
+    (a remote file: each block of rows is one batch of merged concurrent requests)."""
     n = len(offsets)
     if not n:
         return np.zeros((0, 0), np.uint8)
-    pread = os.pread
+    if callable(descriptor):
+        read_many = descriptor
+
+        def pread(_, nbytes, offset):
+            return bytes(read_many([offset], [nbytes])[0])
+
+        def block(window, offsets, lengths):
+            wanted = [i for i, o in enumerate(offsets) if o >= 0]
+            got = read_many([offsets[i] for i in wanted], [min(window, lengths[i]) for i in wanted])
+            rows = [bytes(window)] * len(offsets)
+            for i, data in zip(wanted, got):
+                rows[i] = bytes(data).ljust(window, b"\0")
+            return b"".join(rows)
+    else:
+        pread = os.pread
+
+        def block(window, offsets, lengths):
+            return b"".join(
+                pread(descriptor, min(window, length), o).ljust(window, b"\0")
+                if o >= 0
+                else bytes(window)
+                for o, length in zip(offsets, lengths)
+            )
+
     first = pread(descriptor, lengths[0], offsets[0]) if offsets[0] >= 0 else b""
     used = len(first.split(b"\0", 1)[0].rstrip(b" "))
     window = min(max(lengths), max(256, used * 5 // 4 + 64))
     chunks = []
     for start in range(0, n, _ROWS_PER_BLOCK):
         stop = min(n, start + _ROWS_PER_BLOCK)
-        chunks.append(
-            b"".join(
-                pread(descriptor, min(window, length), o).ljust(window, b"\0")
-                if o >= 0
-                else bytes(window)
-                for o, length in zip(offsets[start:stop], lengths[start:stop])
-            )
-        )
+        chunks.append(block(window, offsets[start:stop], lengths[start:stop]))
         if on_rows is not None:
             on_rows(stop - start)
     rows = np.frombuffer(b"".join(chunks), np.uint8).reshape(n, window)

@@ -178,9 +178,7 @@ def parse_header(data: bytes, path: str, file_size: int) -> TiffHeader:
     raise NotATiffError(path, f"not a TIFF file (version number {version}, expected 42 or 43)")
 
 
-def parse_ifd(
-    source: ByteSource, offset: int, header: TiffHeader, page: int | None = None
-) -> Ifd:
+def parse_ifd(source: ByteSource, offset: int, header: TiffHeader, page: int | None = None) -> Ifd:
     """Decode the IFD at ``offset`` (entries and inline values; out-of-line values not read).
 
     ``page`` (None when unknown) only words errors. Raises :class:`IfdPastEnd` when the IFD

@@ -153,3 +153,91 @@ class IfdReader:
             f"wanted {wanted} bytes at byte {offset:,} but the file gave {got}: it was shortened "
             "while being indexed",
         )
+
+
+class BlockPrefetcher(ByteSource):
+    """A remote source (one with ``read_ranges``, no descriptor, no map) read in large batches
+    for the walk: a read that misses fetches ``span`` bytes at its offset and at the next
+    ``window`` offsets predicted from the stride of the last two IFD reads (reads of
+    ``chain_nbytes``), all in one call of merged concurrent ranged requests. The window doubles
+    while predictions keep hitting (up to ``MAX_WINDOW``), so a 100,000-page walk is a few
+    dozen batches, not a request per IFD; IFDs closer than the source's merge gap come in
+    shared blocks. Wrong predictions cost bytes, never correctness: only bytes actually read
+    at the asked offsets are served.
+    """
+
+    MAX_WINDOW = 4096
+    #: Predicted IFDs closer than this are fetched as one block, bytes between included.
+    max_gap = 256 << 10
+
+    def __init__(self, source: ByteSource, span: int, chain_nbytes: int, window: int = WINDOW):
+        self.source = source
+        self.name = source.name
+        self.size = source.size
+        self.span = span
+        self.chain_nbytes = chain_nbytes
+        self.window = window
+        self.batches = 0
+        self._starts: list[int] = []  # sorted starts of cached blocks
+        self._blocks: dict[int, memoryview] = {}
+        self._last = [-1, -1]  # the two latest chain reads
+
+    @property
+    def version(self):
+        return self.source.version
+
+    def cache_key(self):
+        return self.source.cache_key()
+
+    def _cached(self, offset: int, size: int):
+        import bisect
+
+        i = bisect.bisect_right(self._starts, offset) - 1
+        if i < 0:
+            return None
+        start = self._starts[i]
+        block = self._blocks[start]
+        if offset + size <= start + len(block) or start + len(block) >= self.size:
+            return bytes(block[offset - start : offset - start + size])
+        return None
+
+    def read(self, offset: int, size: int) -> bytes:
+        chain = size == self.chain_nbytes
+        data = self._cached(offset, size)
+        if data is None:
+            self._fetch(offset, size, chain)
+            data = self._cached(offset, size)
+            if data is None:  # the block was cut by the end of the file
+                data = self.source.read(offset, size)
+        if chain:
+            self._last = [self._last[1], offset]
+        return data
+
+    def _fetch(self, offset: int, size: int, chain: bool) -> None:
+        import bisect
+
+        starts = [offset]
+        previous, last = self._last
+        stride = offset - last
+        if chain and last >= 0 and previous >= 0 and stride > 0 and last - previous == stride:
+            starts += [offset + i * stride for i in range(1, self.window + 1)]
+            self.window = min(self.window * 2, self.MAX_WINDOW)
+        starts = [s for s in starts if s < self.size]
+        span = max(self.span, size)
+        # Merge ranges closer than the gap into blocks, and keep whole blocks: a prediction
+        # that is off (the stride broke) still finds its IFDs inside them.
+        blocks: list[list[int]] = []
+        for start in sorted(starts):
+            if blocks and start - blocks[-1][1] <= self.max_gap:
+                blocks[-1][1] = max(blocks[-1][1], start + span)
+            else:
+                blocks.append([start, start + span])
+        blobs = self.source.read_ranges(
+            [b[0] for b in blocks], [b[1] - b[0] for b in blocks], max_gap=0
+        )
+        self.batches += 1
+        for (start, _), blob in zip(blocks, blobs):
+            if start not in self._blocks:
+                bisect.insort(self._starts, start)
+            if len(blob) >= len(self._blocks.get(start, b"")):
+                self._blocks[start] = blob

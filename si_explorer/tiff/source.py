@@ -14,10 +14,14 @@ default of a new source is the portable one.
 from __future__ import annotations
 
 import abc
+import atexit
 import contextlib
 import mmap
 import os
+import re
 import stat
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -178,12 +182,405 @@ class CallableSource(ByteSource):
         return self._read(offset, size)
 
 
-def open_source(source: str | os.PathLike | ByteSource) -> tuple[ByteSource, bool]:
-    """``(source, owned)``: a path opened as a :class:`LocalFile` (``owned``: the caller closes
-    it), or a :class:`ByteSource` passed through (its opener closes it)."""
+def open_source(
+    source: str | os.PathLike | ByteSource, storage_options: dict | None = None
+) -> tuple[ByteSource, bool]:
+    """``(source, owned)``: a path opened as a :class:`LocalFile` or a URL as a
+    :class:`RemoteSource` (``owned``: the caller closes it), or a :class:`ByteSource` passed
+    through (its opener closes it). A URL without ``storage_options`` uses those registered
+    for it by :func:`register_storage_options` (the stack's open did)."""
     if isinstance(source, ByteSource):
         return source, False
+    if is_url(source):
+        return RemoteSource(source, storage_options), True
     return LocalFile(source), True
 
 
-__all__ = ["ByteSource", "CallableSource", "LocalFile", "MemorySource", "open_source"]
+def source_size(path: str | os.PathLike, storage_options: dict | None = None) -> int:
+    """The size in bytes of a local file or a remote object."""
+    if is_url(path):
+        with RemoteSource(path, storage_options) as source:
+            return source.size
+    return os.path.getsize(path)
+
+
+# ---------------------------------------------------------------------------------- remote
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
+
+#: Seconds to wait for a connection and between two reads of a response, unless the storage
+#: options say otherwise: a server that stops answering is an error, never a hang.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
+#: Ranged requests in flight at once per source.
+CONCURRENCY = 32
+#: Small reads (IFDs, headers) are rounded up to aligned blocks this big and kept: the reads of
+#: one open fall in a few dozen blocks. The first block of a file is bigger (ScanImage's
+#: header text and the first IFD are usually in it).
+BLOCK = 16 << 10
+HEAD_BLOCK = 256 << 10
+CACHED_BLOCKS = 256
+#: Ranges closer than this are fetched as one request (the bytes between are cheaper than a
+#: round trip), up to MAX_REQUEST bytes per request. Farther apart they are separate requests,
+#: CONCURRENCY in flight: merging a pixel trace over 128 KiB pages would read every page.
+MAX_GAP = 64 << 10
+MAX_REQUEST = 16 << 20
+
+_OPTIONS: dict[str, dict] = {}
+_OPTIONS_LOCK = threading.Lock()
+
+
+def is_url(path) -> bool:
+    """Whether ``path`` is a URL (``https://``, ``s3://``, any fsspec protocol) rather than a
+    local path. ``file://`` URLs count as URLs too (fsspec reads them)."""
+    return isinstance(path, str) and bool(_URL.match(path))
+
+
+def register_storage_options(url: str, storage_options: dict | None) -> None:
+    """Remember the fsspec ``storage_options`` of ``url`` in this process, for code that
+    reopens a file by its name (``extend_index`` on refresh, a reader in a dask worker)."""
+    if storage_options:
+        with _OPTIONS_LOCK:
+            _OPTIONS[url] = dict(storage_options)
+
+
+def registered_storage_options(url: str) -> dict:
+    with _OPTIONS_LOCK:
+        return dict(_OPTIONS.get(url, {}))
+
+
+def _split_options(options: dict) -> tuple[dict, float, float]:
+    options = dict(options)
+    connect = float(options.pop("connect_timeout", CONNECT_TIMEOUT))
+    read = float(options.pop("read_timeout", READ_TIMEOUT))
+    return options, connect, read
+
+
+class RemoteSource(ByteSource):
+    """A file on a web server, an object store or any fsspec filesystem, read by ranged requests.
+
+    ``version`` is the object's ETag (else its modification time), so the index cache is keyed
+    by URL, size and ETag, and a replaced object misses it. Every response is checked: a server
+    that ignores ``Range`` (200 instead of 206), a response of the wrong length or from an
+    object whose ETag or size changed since the open, a refused credential and a server that
+    stops answering (``connect_timeout``/``read_timeout`` storage options, 10 s / 30 s) are each
+    an :class:`SIExplorerError` naming the URL.
+
+    ``requests`` and ``bytes_read`` count what this source fetched.
+    """
+
+    def __init__(self, url: str, storage_options: dict | None = None):
+        self.name = url
+        self.url = url
+        if storage_options is None:
+            storage_options = registered_storage_options(url)
+        self.storage_options = dict(storage_options)
+        self.requests = 0
+        self.bytes_read = 0
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        protocol = url.split("://", 1)[0].lower()
+        client = _HttpClient if protocol in ("http", "https") else _FsspecClient
+        self._client = client(url, self.storage_options)
+        self.size, self._version = self._client.info()
+
+    @property
+    def version(self):
+        return self._version
+
+    def cache_key(self) -> str | None:
+        return None if self._version is None else self.url
+
+    def __getstate__(self):
+        return {"url": self.url, "storage_options": self.storage_options}
+
+    def __setstate__(self, state):
+        self.__init__(state["url"], state["storage_options"])
+
+    def read(self, offset: int, size: int) -> bytes:
+        end = min(offset + size, self.size)
+        if offset >= end:
+            return b""
+        if end - offset > HEAD_BLOCK:
+            return self.read_ranges([offset], [end - offset])[0]
+        first = 0 if offset < HEAD_BLOCK else offset // BLOCK * BLOCK
+        last = HEAD_BLOCK if end <= HEAD_BLOCK else -(-end // BLOCK) * BLOCK
+        pieces = []
+        position = offset
+        with self._lock:
+            cached = self._blocks.get(first)
+        if cached is not None and first + len(cached) >= end:
+            return cached[offset - first : end - first]
+        data = self._fetch([(first, min(last, self.size))])[0]
+        with self._lock:
+            self._blocks[first] = data
+            while len(self._blocks) > CACHED_BLOCKS:
+                self._blocks.popitem(last=False)
+        pieces.append(data[position - first : end - first])
+        return b"".join(pieces)
+
+    def read_ranges(self, offsets, sizes, max_gap: int = MAX_GAP) -> list[memoryview]:
+        """The bytes of every ``(offset, size)`` range, fetched by as few parallel requests as
+        ranges closer than ``max_gap`` bytes merge into (ranges past the end come back short)."""
+        offsets = [int(o) for o in offsets]
+        sizes = [int(s) for s in sizes]
+        order = sorted(range(len(offsets)), key=offsets.__getitem__)
+        groups: list[list[int]] = []  # [start, end, members...]
+        for i in order:
+            start, end = offsets[i], min(offsets[i] + sizes[i], self.size)
+            end = max(start, end)
+            if groups and start - groups[-1][1] <= max_gap and end - groups[-1][0] <= MAX_REQUEST:
+                groups[-1][1] = max(groups[-1][1], end)
+                groups[-1].append(i)
+            else:
+                groups.append([start, end, i])
+        fetched = self._fetch([(g[0], g[1]) for g in groups if g[1] > g[0]])
+        out: list[memoryview] = [memoryview(b"")] * len(offsets)
+        blobs = iter(fetched)
+        for group in groups:
+            start, end = group[0], group[1]
+            view = memoryview(next(blobs)) if end > start else memoryview(b"")
+            for i in group[2:]:
+                stop = max(offsets[i], min(offsets[i] + sizes[i], self.size))
+                out[i] = view[offsets[i] - start : stop - start]
+        return out
+
+    def _fetch(self, ranges: list[tuple[int, int]]) -> list[bytes]:
+        if not ranges:
+            return []
+        data = self._client.fetch(ranges, self.size, self._version)
+        for (start, end), blob in zip(ranges, data):
+            if len(blob) != end - start:
+                raise SIExplorerError(
+                    self.url,
+                    f"asked for bytes {start:,}..{end:,} but got {len(blob):,} bytes: the object "
+                    "changed or was shortened since it was opened",
+                )
+        with self._lock:
+            self.requests += len(ranges)
+            self.bytes_read += sum(end - start for start, end in ranges)
+        return data
+
+    def close(self) -> None:
+        self._blocks.clear()
+
+
+def _run(coroutine):
+    """Run ``coroutine`` on fsspec's I/O thread and return its result."""
+    import fsspec.asyn
+
+    return fsspec.asyn.sync(fsspec.asyn.get_loop(), lambda: coroutine)
+
+
+class _HttpClient:
+    """Ranged GETs with aiohttp on fsspec's event loop, every response checked (206, the
+    ``Content-Range`` total, the ETag), streamed so a server that ignores ``Range`` is
+    detected from its status before any body is read. Storage options: ``headers``,
+    ``client_kwargs`` (for ``aiohttp.ClientSession``, e.g. ``auth``), the two timeouts."""
+
+    _sessions: dict = {}
+
+    def __init__(self, url: str, options: dict):
+        self.url = url
+        options, self.connect, self.read_timeout = _split_options(options)
+        self.headers = dict(options.get("headers") or {})
+        self.client_kwargs = dict(options.get("client_kwargs") or {})
+        self.key = (os.getpid(), repr(sorted(self.client_kwargs.items())))
+
+    async def _session(self):
+        import aiohttp
+
+        session = _HttpClient._sessions.get(self.key)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(limit=CONCURRENCY * 2)
+            kwargs = dict(self.client_kwargs)
+            session = aiohttp.ClientSession(connector=connector, **kwargs)
+            _HttpClient._sessions[self.key] = session
+        return session
+
+    def _timeout(self):
+        import aiohttp
+
+        # Per request, so that sources sharing a session keep their own timeouts.
+        return aiohttp.ClientTimeout(
+            total=None, connect=self.connect, sock_connect=self.connect, sock_read=self.read_timeout
+        )
+
+    def _error(self, exc: BaseException) -> SIExplorerError:
+        import asyncio
+
+        import aiohttp
+
+        if isinstance(exc, SIExplorerError):
+            return exc
+        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+            return SIExplorerError(
+                self.url,
+                f"the server did not answer within {self.read_timeout:g} s (read_timeout) "
+                f"or {self.connect:g} s (connect_timeout)",
+            )
+        if isinstance(exc, aiohttp.ClientError):
+            return SIExplorerError(self.url, f"cannot reach the server: {exc}")
+        return SIExplorerError(self.url, f"{type(exc).__name__}: {exc}")
+
+    def _status_error(self, status: int, reason: str) -> SIExplorerError:
+        if status == 404 or status == 410:
+            return SourceNotFoundError(self.url, f"no such object (HTTP {status})")
+        if status in (401, 403):
+            return SIExplorerError(
+                self.url, f"access refused (HTTP {status} {reason}): check the credentials"
+            )
+        return SIExplorerError(self.url, f"the server answered HTTP {status} {reason}")
+
+    def info(self) -> tuple[int, object]:
+        async def head():
+            session = await self._session()
+            headers = dict(self.headers, **{"Accept-Encoding": "identity"})
+            async with session.head(
+                self.url, headers=headers, allow_redirects=True, timeout=self._timeout()
+            ) as r:
+                if r.status >= 400:
+                    raise self._status_error(r.status, r.reason or "")
+                return r.headers.copy()  # case-insensitive, as HTTP headers are
+
+        try:
+            headers = _run(head())
+        except BaseException as exc:
+            raise self._error(exc) from None
+        if headers.get("Accept-Ranges", "").lower() == "none":
+            raise SIExplorerError(self.url, "the server does not support range requests")
+        if "Content-Length" not in headers:
+            raise SIExplorerError(self.url, "the server does not say the size of the file")
+        version = headers.get("ETag") or headers.get("Last-Modified")
+        return int(headers["Content-Length"]), version
+
+    def fetch(self, ranges, size: int, version) -> list[bytes]:
+        import asyncio
+
+        async def one(session, semaphore, start, end):
+            headers = dict(self.headers, Range=f"bytes={start}-{end - 1}")
+            headers["Accept-Encoding"] = "identity"
+            async with (
+                semaphore,
+                session.get(self.url, headers=headers, timeout=self._timeout()) as r,
+            ):
+                if r.status == 200:
+                    raise SIExplorerError(
+                        self.url,
+                        "the server ignored a range request (HTTP 200 instead of 206): it "
+                        "does not support range requests, which reading a file lazily needs",
+                    )
+                if r.status == 416:
+                    raise SIExplorerError(
+                        self.url,
+                        f"bytes {start:,}..{end:,} are past the end of the object: it was "
+                        "shortened since it was opened",
+                    )
+                if r.status >= 400 or r.status != 206:
+                    raise self._status_error(r.status, r.reason or "")
+                etag = r.headers.get("ETag")
+                total = r.headers.get("Content-Range", "").rpartition("/")[2]
+                changed = version is not None and etag is not None and etag != version
+                if changed or (total.isdigit() and int(total) != size):
+                    raise SIExplorerError(
+                        self.url,
+                        "the object changed since it was opened (its ETag or size differs); "
+                        "open it again",
+                    )
+                return await r.read()
+
+        async def many():
+            session = await self._session()
+            semaphore = asyncio.Semaphore(CONCURRENCY)
+            return await asyncio.gather(*(one(session, semaphore, s, e) for s, e in ranges))
+
+        try:
+            return _run(many())
+        except BaseException as exc:
+            raise self._error(exc) from None
+
+
+def _close_sessions() -> None:
+    sessions = [s for key, s in _HttpClient._sessions.items() if key[0] == os.getpid()]
+    _HttpClient._sessions.clear()
+    for session in sessions:
+        with contextlib.suppress(Exception):
+            _run(session.close())
+
+
+atexit.register(_close_sessions)
+
+
+class _FsspecClient:
+    """Any other fsspec filesystem (``s3://``, ``gs://``, ``memory://`` ...): ``cat_ranges``
+    fetches many ranges concurrently on async filesystems. ``storage_options`` are the
+    filesystem's; for s3fs, timeouts become botocore's ``connect_timeout``/``read_timeout``
+    (with two attempts) unless ``config_kwargs`` sets them."""
+
+    def __init__(self, url: str, options: dict):
+        import fsspec
+
+        self.url = url
+        options, connect, read = _split_options(options)
+        protocol = url.split("://", 1)[0].lower()
+        if protocol in ("s3", "s3a"):
+            config = dict(options.get("config_kwargs") or {})
+            config.setdefault("connect_timeout", connect)
+            config.setdefault("read_timeout", read)
+            config.setdefault("retries", {"max_attempts": 2})
+            options["config_kwargs"] = config
+        try:
+            self.fs, self.path = fsspec.core.url_to_fs(url, **options)
+        except Exception as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: BaseException) -> SIExplorerError:
+        if isinstance(exc, SIExplorerError):
+            return exc
+        if isinstance(exc, FileNotFoundError):
+            return SourceNotFoundError(self.url, "no such object")
+        if isinstance(exc, PermissionError):
+            return SIExplorerError(self.url, f"access refused: {exc}; check the credentials")
+        if isinstance(exc, (TimeoutError,)) or "timeout" in type(exc).__name__.lower():
+            return SIExplorerError(self.url, f"the storage did not answer in time: {exc}")
+        if isinstance(exc, ImportError):
+            return SIExplorerError(
+                self.url, f"{exc}; install the remote extra: pip install si-explorer[remote]"
+            )
+        return SIExplorerError(self.url, f"{type(exc).__name__}: {exc}")
+
+    def info(self) -> tuple[int, object]:
+        try:
+            info = self.fs.info(self.path)
+        except Exception as exc:
+            raise self._error(exc) from None
+        if info.get("type") == "directory":
+            raise NotATiffError(self.url, "is a directory, not a TIFF file")
+        for key in ("ETag", "etag", "md5", "mtime", "LastModified", "last_modified", "created"):
+            if info.get(key) is not None:
+                return int(info["size"]), str(info[key])
+        return int(info["size"]), None
+
+    def fetch(self, ranges, size: int, version) -> list[bytes]:
+        try:
+            if len(ranges) == 1:
+                start, end = ranges[0]
+                return [self.fs.cat_file(self.path, start=start, end=end)]
+            starts = [s for s, _ in ranges]
+            ends = [e for _, e in ranges]
+            return self.fs.cat_ranges([self.path] * len(ranges), starts, ends, on_error="raise")
+        except Exception as exc:
+            raise self._error(exc) from None
+
+
+__all__ = [
+    "ByteSource",
+    "CallableSource",
+    "LocalFile",
+    "MemorySource",
+    "RemoteSource",
+    "is_url",
+    "open_source",
+    "register_storage_options",
+    "source_size",
+]

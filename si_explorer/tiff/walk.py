@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CorruptTiffError, SIExplorerError, TruncatedFileError
-from .ifd import ASCII, INTEGER_TYPES, MAX_ENTRIES, TYPE_SIZES, Ifd, parse_ifd
+from .ifd import ASCII, FIRST_READ, INTEGER_TYPES, MAX_ENTRIES, TYPE_SIZES, Ifd, parse_ifd
 from .page import (
     FORMAT_TAGS,
     IMAGE_DESCRIPTION,
@@ -36,7 +36,7 @@ from .page import (
     page_facts,
     page_format,
 )
-from .readahead import IfdReader
+from .readahead import BlockPrefetcher, IfdReader
 from .source import ByteSource, MemorySource
 
 #: Layouts learnt before the remaining odd pages are decoded one by one.
@@ -68,30 +68,23 @@ def walk(
 
     ``page0_extent`` (bytes page 0 spans) bounds how far past the end of the file a next
     pointer may point and still be read as a page being written. ``bar`` is a tqdm bar or None.
-    ``source`` must support memory maps (``supports_mmap``).
+    ``source`` must support memory maps (``supports_mmap``) or ranged reads (``read_ranges``,
+    a remote source: the IFDs are then fetched in large predicted batches, see
+    ``readahead.BlockPrefetcher``, and each page is described from those blocks).
     """
     path = source.name
     size = source.size
     if not source.supports_mmap:
-        # The vectorised pass gathers fields of every IFD out of one buffer; a remote source
-        # would first have to fetch the IFD blocks into one.
-        raise SIExplorerError(path, "cannot walk the IFD chain of a source without memory maps")
-    offsets, cut_chain = _follow_chain(source, ifd0, page0_extent, bar)
-    # The chain pass has just brought every IFD block into the page cache; describing the pages
-    # is then numpy gathers over a map of the same blocks, no system call per page.
-    mapped = source.map()
-    if hasattr(mapped, "madvise"):
-        # Without this every IFD touched faults in the kernel's readahead window (128 KiB and
-        # more) of the pixels around it: measured on a 300,000-page file under memory pressure,
-        # 75 s and 9.5 GB of page cache for a walk that needs 1.2 GB of IFD pages (0.8 s).
-        mapped.madvise(mmap.MADV_RANDOM)
-    try:
-        described = _describe(MemorySource(mapped, path), offsets, ifd0, format0)
-    finally:
-        try:
-            mapped.close()
-        except BufferError:  # a view is still referenced (e.g. by a traceback): GC closes it
-            pass
+        if not hasattr(source, "read_ranges"):
+            raise SIExplorerError(
+                path, "cannot walk the IFD chain of a source without memory maps or ranged reads"
+            )
+        blocks = BlockPrefetcher(source, _metadata_span(ifd0), len(ifd0.raw))
+        offsets, cut_chain = _follow_chain(blocks, ifd0, page0_extent, bar)
+        described = _describe_each(blocks, offsets, ifd0, format0)
+    else:
+        offsets, cut_chain = _follow_chain(source, ifd0, page0_extent, bar)
+        described = _describe_mapped(source, offsets, ifd0, format0)
     data_offsets, desc_offsets, desc_lengths, raw_pages, ends = described
 
     complete = ends <= size
@@ -127,6 +120,54 @@ def walk(
         bool(raw_pages[:cut].all()),
         missing,
     )
+
+
+def _describe_mapped(source: ByteSource, offsets, ifd0: Ifd, format0: PageFormat):
+    # The chain pass has just brought every IFD block into the page cache; describing the pages
+    # is then numpy gathers over a map of the same blocks, no system call per page.
+    mapped = source.map()
+    if hasattr(mapped, "madvise"):
+        # Without this every IFD touched faults in the kernel's readahead window (128 KiB and
+        # more) of the pixels around it: measured on a 300,000-page file under memory pressure,
+        # 75 s and 9.5 GB of page cache for a walk that needs 1.2 GB of IFD pages (0.8 s).
+        mapped.madvise(mmap.MADV_RANDOM)
+    try:
+        return _describe(MemorySource(mapped, source.name), offsets, ifd0, format0)
+    finally:
+        try:
+            mapped.close()
+        except BufferError:  # a view is still referenced (e.g. by a traceback): GC closes it
+            pass
+
+
+def _metadata_span(ifd0: Ifd) -> int:
+    """Bytes from an IFD's start that hold it and the out-of-line values written right after
+    it (descriptions, strip arrays; at most 1 MiB): what a remote walk fetches per IFD."""
+    start = ifd0.offset
+    span = max(len(ifd0.raw), FIRST_READ)
+    for tag in ifd0.entries:
+        end = tag.value_offset + max(tag.nbytes, 0)
+        if not tag.inline and start <= tag.value_offset and end - start <= 1 << 20:
+            span = max(span, end - start)
+    return span
+
+
+def _describe_each(source: ByteSource, offsets: np.ndarray, ifd0: Ifd, format0: PageFormat):
+    """Per-page columns as :func:`_describe` gives them, decoding every page's IFD from
+    ``source`` (a remote walk's fetched blocks: no vectorised gather over a map there)."""
+    header = ifd0.header
+    n = len(offsets)
+    pages = _Pages(n)
+    wrapped = offsets_wrap(header, source.size)
+    for k, offset in enumerate(offsets.tolist()):
+        ifd = ifd0 if k == 0 else parse_ifd(source, offset, header, k)
+        fmt = page_format(ifd, source, k)
+        _check_uniform(fmt, format0, source.name, k)
+        facts = page_facts(ifd, fmt, source, k, wrapped)
+        pages.set(
+            k, (facts.data_offset, facts.desc_offset, facts.desc_length, facts.raw, facts.end)
+        )
+    return pages.columns()
 
 
 def _follow_chain(source: ByteSource, ifd0: Ifd, page0_extent: int, bar) -> tuple[np.ndarray, bool]:

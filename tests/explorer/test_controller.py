@@ -211,3 +211,52 @@ def test_read_percentiles_leave_out_cache_hits():
     assert log.recent_percentiles("read_ms", reads_only=True) == [6.0, 7.8]
     assert log.recent_percentiles("read_ms")[0] == 2.0
     assert log.recent_hit_rate() == 0.5
+
+
+def test_latest_wins_runs_the_newest_job_and_lets_a_stale_one_stop():
+    from si_explorer.explorer.latest import LatestWins
+
+    started = threading.Event()
+    release = threading.Event()
+    ran, stale = [], []
+
+    def run(job, generation):
+        ran.append(job)
+        if job == "slow":
+            started.set()
+            release.wait(5)
+        if not worker.is_current(generation):
+            stale.append(job)
+
+    worker = LatestWins(run, name="test-latest")
+    worker.submit("slow")
+    assert started.wait(5)
+    for job in ("a", "b", "c"):  # each replaces the one before it in the slot
+        worker.submit(job)
+    release.set()
+    assert worker.wait_idle(5)
+    assert ran == ["slow", "c"] and stale == ["slow"]
+    assert (worker.submitted, worker.replaced) == (4, 2)
+    worker.close()
+
+
+def test_latest_wins_reports_errors_of_jobs_but_not_of_background_work():
+    from si_explorer.explorer.latest import LatestWins
+
+    errors, done = [], []
+
+    def run(job, generation):
+        worker.add_background(["bg"], generation)
+        raise ValueError(job)
+
+    def background(item):
+        done.append(item)
+        raise OSError("nobody asked for this")
+
+    worker = LatestWins(
+        run, name="test-latest", on_error=lambda j, e: errors.append((j, e)), background=background
+    )
+    worker.submit("job")
+    assert worker.wait_idle(5)
+    assert [(j, str(e)) for j, e in errors] == [("job", "job")] and done == ["bg"]
+    worker.close()

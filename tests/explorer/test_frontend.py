@@ -387,6 +387,63 @@ def test_one_slow_load_does_not_flatten_the_load_time_chart(page):
     assert "hits 25%" in timing.text_content()
 
 
+# Slider moves, each answered after `delay` ms with the kernel reporting `server_ms` of work.
+ROUND_TRIPS_JS = """
+async ({n, delay, serverMs}) => {
+  const slider = window.widgetEl.querySelector('[data-role="time-slider"]');
+  for (let i = 0; i < n; i++) {
+    slider.value = String((Number(slider.value) + 1) % 12);
+    slider.dispatchEvent(new Event("input", {bubbles: true}));
+    const req = window.model.sent.filter((m) => m.type === "request").at(-1);
+    await new Promise((r) => setTimeout(r, delay));
+    deliverPlane(0, req.time, 0, req.id, 8, 10, {timing: {server_ms: serverMs}});
+  }
+}
+"""
+
+
+def test_latency_hint_shows_when_round_trips_stay_far_above_the_widgets_own_work(page):
+    (first,) = sent(page, "request")
+    page.evaluate(f"deliverPlane(0, 0, 0, {first['id']})")
+    hint = page.locator('[data-role="latency-hint"]')
+    timing = page.locator('[data-role="timing"]')
+
+    def round_trips(n, delay, server_ms=1.0):
+        page.evaluate(ROUND_TRIPS_JS, {"n": n, "delay": delay, "serverMs": server_ms})
+
+    # ~60 ms round trips for ~1 ms of kernel work: a stalled transport, but too few to judge.
+    round_trips(18, 60)
+    assert hint.is_hidden()
+    round_trips(2, 60)
+    assert hint.is_visible()
+    text = hint.text_content()
+    assert "delayed-ACK" in text and "pip install si-explorer" in text
+    assert "jupyter server extension enable si_explorer.explorer.nodelay" in text
+    assert float(timing.get_attribute("data-transport-ms")) > 40
+    # A few replies escaping the stall do not hide it...
+    round_trips(4, 0)
+    assert hint.is_visible()
+    # ...but once over a quarter of the recent round trips are fast, transport is fine.
+    round_trips(2, 0)
+    assert hint.is_hidden()
+    assert float(timing.get_attribute("data-transport-ms")) < 30
+    # Slow round trips that are the kernel's own work (a slow read) are not the server's fault.
+    round_trips(20, 60, server_ms=58.0)
+    assert hint.is_hidden()
+
+
+def test_latency_hint_in_marimo_does_not_offer_the_jupyter_fix(new_page, fake_site):
+    page = new_page()
+    page.goto(fake_site + "/index.html?host=marimo")
+    page.wait_for_function("window.ready === true")
+    (first,) = sent(page, "request")
+    page.evaluate(f"deliverPlane(0, 0, 0, {first['id']})")
+    page.evaluate(ROUND_TRIPS_JS, {"n": 20, "delay": 60, "serverMs": 1.0})
+    hint = page.locator('[data-role="latency-hint"]')
+    assert hint.is_visible()
+    assert "marimo" in hint.text_content() and "jupyter server extension" not in hint.text_content()
+
+
 def test_settings_changed_in_python_show_in_the_controls(page):
     assert page.locator('[data-role="channel"]').is_visible()  # two colour channels
     page.evaluate(

@@ -1,6 +1,13 @@
 // src/chunkmap.js
-var COLORS = ["#eeeeee", "#9ecae1", "#3182bd", "#e6550d"];
-var NAMES = ["not read", "read, evicted", "cached", "being read"];
+var CHUNK_STATES = ["never", "read", "cached", "reading"];
+var [READ, CACHED, READING] = [CHUNK_STATES.indexOf("read"), CHUNK_STATES.indexOf("cached"), CHUNK_STATES.indexOf("reading")];
+var LOOK = {
+  never: { color: "#eeeeee", name: "not read" },
+  read: { color: "#9ecae1", name: "read, evicted" },
+  cached: { color: "#3182bd", name: "cached" },
+  reading: { color: "#e6550d", name: "being read" }
+};
+var COLORS = CHUNK_STATES.map((s) => LOOK[s].color);
 var ChunkMap = class {
   /**
    * @param {HTMLElement} root
@@ -18,11 +25,11 @@ var ChunkMap = class {
     this.bin = 1;
     this.current = null;
     legend.replaceChildren();
-    COLORS.forEach((c, i) => {
+    for (const state of CHUNK_STATES) {
       const sw = document.createElement("span");
-      sw.style.background = c;
-      legend.append(sw, NAMES[i]);
-    });
+      sw.style.background = LOOK[state].color;
+      legend.append(sw, LOOK[state].name);
+    }
   }
   /**
    * Replace the grid (rows = z blocks, cols = time blocks binned by `bin`).
@@ -37,7 +44,7 @@ var ChunkMap = class {
   /** Mark a block as being read (sent by Python just before the read). @param {number} tb @param {number} zb */
   markReading(tb, zb) {
     const col = Math.floor(tb / this.bin);
-    if (zb < this.rows && col < this.cols) this.grid[zb * this.cols + col] = 3;
+    if (zb < this.rows && col < this.cols) this.grid[zb * this.cols + col] = READING;
     this.draw();
   }
   /** @param {number} tb @param {number} zb */
@@ -55,7 +62,7 @@ var ChunkMap = class {
     if (!this.rows || !this.cols) return;
     const cw = c.width / this.cols;
     const ch = c.height / this.rows;
-    const counts = [0, 0, 0, 0];
+    const counts = CHUNK_STATES.map(() => 0);
     for (let r = 0; r < this.rows; r++) {
       for (let k = 0; k < this.cols; k++) {
         const s = this.grid[r * this.cols + k];
@@ -71,11 +78,17 @@ var ChunkMap = class {
       ctx.strokeRect(Math.floor(tb / this.bin) * cw, zb * ch, Math.max(cw, 2), Math.max(ch, 2));
     }
     const binText = this.bin > 1 ? ` (${this.bin} time blocks per column)` : "";
-    this.text.textContent = `${this.cols} \xD7 ${this.rows} chunks${binText} \xB7 cached ${counts[2]} \xB7 read ${counts[1]} \xB7 reading ${counts[3]}`;
-    this.root.dataset.cached = String(counts[2]);
-    this.root.dataset.reading = String(counts[3]);
+    this.text.textContent = `${this.cols} \xD7 ${this.rows} chunks${binText} \xB7 cached ${counts[CACHED]} \xB7 read ${counts[READ]} \xB7 reading ${counts[READING]}`;
+    this.root.dataset.cached = String(counts[CACHED]);
+    this.root.dataset.reading = String(counts[READING]);
   }
 };
+
+// src/protocol.js
+var BACKENDS = (
+  /** @type {const} */
+  ["pread", "mmap", "tifffile"]
+);
 
 // src/style.js
 var CSS = `
@@ -115,6 +128,8 @@ var CSS = `
 .six-panel h4 { margin: 0 0 2px 0; font-size: 11px; text-transform: uppercase; color: #666; }
 .six-panel canvas { display: block; max-width: 100%; }
 .six-mono { font-family: ui-monospace, monospace; font-size: 11px; white-space: pre-wrap; }
+.six-hint { background: #fff4ce; color: #5c4400; border: 1px solid #e6cf7a; border-radius: 3px;
+  padding: 3px 6px; margin: 3px 0; font-size: 11px; }
 .six-legend span { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px;
   vertical-align: middle; border: 1px solid #999; }
 .six-trace { position: relative; display: inline-block; line-height: 0; }
@@ -155,7 +170,8 @@ function buildDom(el, colormaps) {
   const status = h("span", { class: "six-status", "data-role": "status", text: "loading\u2026" });
   const seconds = h("span", { class: "six-mono six-dim", "data-role": "seconds" });
   const cursor = h("span", { class: "six-mono", "data-role": "cursor" });
-  title.append(status, seconds, cursor);
+  const fileNote = h("span", { class: "six-dim", "data-role": "file-note" });
+  title.append(status, seconds, cursor, fileNote);
   const error = h("div", { class: "six-error", "data-role": "error", title: "click to dismiss" });
   error.hidden = true;
   const stage = h("div", { class: "six-stage", "data-role": "stage" });
@@ -193,7 +209,7 @@ function buildDom(el, colormaps) {
   const schemes = h("datalist", { id: `six-schemes-${uid}` });
   const scheme = h("input", { "data-role": "chunk-scheme", list: schemes.id, size: "9", title: "page, volume or frames:k (Enter to apply)" });
   for (const s of ["page", "volume", "frames:4", "frames:16", "frames:64"]) schemes.append(h("option", { value: s }));
-  const backend = select("backend", ["pread", "mmap", "tifffile"]);
+  const backend = select("backend", [...BACKENDS]);
   const cacheMb = h("input", { type: "number", min: "0", step: "16", class: "six-num", "data-role": "cache-mb" });
   const prefetch = h("input", { type: "number", min: "0", max: "1000", step: "1", class: "six-num", "data-role": "prefetch", title: "frames read ahead while playing" });
   const chunking = h("div", { class: "six-row" }, [
@@ -233,6 +249,7 @@ function buildDom(el, colormaps) {
     status,
     seconds,
     cursor,
+    fileNote,
     error,
     stage,
     plane,
@@ -273,7 +290,34 @@ function buildDom(el, colormaps) {
   };
 }
 
+// src/listen.js
+var Listeners = class {
+  /** @param {import("./types.js").Model} model */
+  constructor(model) {
+    this.model = model;
+    this.modelHandlers = [];
+    this.domHandlers = [];
+  }
+  /** @param {string} name @param {(...args: any[]) => void} fn */
+  onModel(name, fn) {
+    this.model.on(name, fn);
+    this.modelHandlers.push([name, fn]);
+  }
+  /** @param {EventTarget} target @param {string} name @param {(e: any) => void} fn */
+  onDom(target, name, fn, capture = false) {
+    target.addEventListener(name, fn, capture);
+    this.domHandlers.push([target, name, fn, capture]);
+  }
+  removeAll() {
+    for (const [name, fn] of this.modelHandlers) this.model.off(name, fn);
+    for (const [target, name, fn, capture] of this.domHandlers) target.removeEventListener(name, fn, capture);
+    this.modelHandlers = [];
+    this.domHandlers = [];
+  }
+};
+
 // src/colormaps.js
+var COLORMAP_NAMES = ["gray", "viridis", "magma", "inferno", "plasma", "cividis"];
 var COLORMAP_STOPS = {
   viridis: "440154470d6048186a482374472e7c4538824241863e4a893a548c365d8d32658e2e6d8e2b758e287d8e25848e228c8d1f948c1e9c8920a38625ab822eb37c3aba7648c16e58c7656ccd5a7fd34e93d741a8db34c0df25d5e21aeae51afde725",
   magma: "0000040303120a0822130d341e11492a115c38106c45107754137d6018806d1d81792282882781942c80a1307eae347bbd3977ca3e72d6456ce24d66ec5860f3655cf8745cfb835ffd9467fea36ffeb27afec185fed194fde0a1fceeb0fcfdbf",
@@ -283,7 +327,6 @@ var COLORMAP_STOPS = {
 };
 
 // src/lut.js
-var COLORMAP_NAMES = ["gray", ...Object.keys(COLORMAP_STOPS)];
 var cache = /* @__PURE__ */ new Map();
 function lut(name) {
   const hit = cache.get(name);
@@ -350,6 +393,215 @@ function typedPlane(buffer, dtype, count) {
     0,
     count
   );
+}
+
+// src/messages.js
+var ERROR_MS = 1e4;
+var ErrorBar = class {
+  /**
+   * @param {import("./dom.js").Dom} dom
+   * @param {import("./listen.js").Listeners} listeners
+   * @param {() => void} onShow  called with each error (the inputs show Python's values again)
+   */
+  constructor(dom, listeners, onShow) {
+    this.el = dom.error;
+    this.onShow = onShow;
+    this.timer = null;
+    listeners.onDom(this.el, "click", () => {
+      this.el.hidden = true;
+    });
+  }
+  /** @param {string} text */
+  show(text) {
+    this.el.textContent = text;
+    this.el.hidden = false;
+    this.onShow();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.el.hidden = true;
+    }, ERROR_MS);
+  }
+  destroy() {
+    if (this.timer) clearTimeout(this.timer);
+  }
+};
+function messageHandler(parts) {
+  const { dom, chunks, tracker, sliders, errors } = parts;
+  const handlers = {
+    plane: (msg, buffers) => onPlane(parts, msg, buffers),
+    error: (msg) => {
+      errors.show(msg.message);
+      tracker.failed();
+    },
+    reading: (msg) => {
+      if (msg.field === sliders.pos.field) chunks.markReading(msg.block[0], msg.block[1]);
+    },
+    trace: (msg) => {
+      dom.traceStatus.textContent = msg.state === "done" ? `trace: done (${msg.total} time points)` : `trace: ${msg.done}/${msg.total} time points`;
+      dom.traceStatus.dataset.state = msg.state;
+    }
+  };
+  return (msg, buffers) => {
+    if (!msg || typeof msg !== "object" || !Object.prototype.hasOwnProperty.call(handlers, msg.type)) return;
+    handlers[
+      /** @type {keyof typeof handlers} */
+      msg.type
+    ](msg, buffers);
+  };
+}
+function onPlane({ dom, view, chunks, timing, tracker, sliders, errors }, msg, buffers) {
+  const t0 = performance.now();
+  let data;
+  try {
+    data = typedPlane(buffers[0], msg.dtype, msg.width * msg.height);
+  } catch (err) {
+    errors.show(String(err));
+    return;
+  }
+  const [fullHeight, fullWidth] = Array.isArray(msg.padded) ? msg.padded : [msg.height, msg.width];
+  view.setPlane({ id: msg.id, field: msg.field, time: msg.time, z: msg.z, height: msg.height, width: msg.width, fullHeight, fullWidth, data });
+  view.refreshReadout();
+  const where = `field ${msg.field} \xB7 time ${msg.time} \xB7 z ${msg.z}`;
+  dom.status.textContent = where;
+  dom.seconds.textContent = typeof msg.seconds === "number" ? `${msg.seconds.toFixed(3)} s` : "";
+  dom.root.dataset.field = String(msg.field);
+  dom.root.dataset.time = String(msg.time);
+  dom.root.dataset.z = String(msg.z);
+  dom.root.dataset.requestId = String(msg.id);
+  const now = performance.now();
+  const seen = Number(msg.seen) || 0;
+  if (tracker.overtakes(msg.id, seen)) sliders.follow(msg);
+  const total = tracker.answered(msg.id, seen, now);
+  timing.record(msg.timing, total, now - t0, where);
+  if (msg.chunk_map && buffers[1]) {
+    chunks.setGrid(buffers[1], msg.chunk_map.rows, msg.chunk_map.cols, msg.chunk_map.bin);
+  }
+  if (msg.block) chunks.setCurrent(msg.block[0], msg.block[1]);
+  sliders.planeDrawn();
+}
+
+// src/options.js
+var Options = class {
+  /**
+   * @param {Object} parts
+   * @param {import("./types.js").Model} parts.model
+   * @param {import("./dom.js").Dom} parts.dom
+   * @param {import("./listen.js").Listeners} parts.listeners
+   * @param {import("./planeview.js").PlaneView} parts.view
+   * @param {(msg: import("./types.js").ToPython) => void} parts.send
+   */
+  constructor({ model, dom, listeners, view, send }) {
+    this.model = model;
+    this.dom = dom;
+    this.view = view;
+    const config = (key, value) => send({ type: "config", key, value });
+    const { onDom, onModel } = bind(listeners);
+    onDom(dom.colormap, "change", () => {
+      view.setDisplay(dom.colormap.value, view.vmin, view.vmax);
+      config("colormap", dom.colormap.value);
+    });
+    for (
+      const [input, key] of
+      /** @type {const} */
+      [[dom.vmin, "vmin"], [dom.vmax, "vmax"]]
+    ) {
+      onDom(input, "change", () => {
+        const v = Number(input.value);
+        if (!Number.isFinite(v) || input.value === "") return;
+        if (key === "vmin") view.setDisplay(view.colormap, v, view.vmax);
+        else view.setDisplay(view.colormap, view.vmin, v);
+        config(key, v);
+      });
+    }
+    onDom(dom.auto, "click", () => send({ type: "auto_contrast" }));
+    for (const key of ["colormap", "vmin", "vmax"]) {
+      onModel(`change:${key}`, () => {
+        this.syncDisplayInputs();
+        this.display();
+      });
+    }
+    onDom(dom.pan, "click", () => {
+      view.panMode = !view.panMode;
+      dom.pan.classList.toggle("six-active", view.panMode);
+      dom.stage.classList.toggle("six-panning", view.panMode);
+    });
+    onDom(dom.reset, "click", () => view.resetView());
+    onDom(dom.zoomIn, "click", () => view.zoomBy(1.5));
+    onDom(dom.zoomOut, "click", () => view.zoomBy(1 / 1.5));
+    onDom(dom.clear, "click", () => send({ type: "clear_roi" }));
+    onModel("change:roi", () => view.setRoi(model.get("roi")));
+    onDom(dom.fps, "change", () => config("fps", Number(dom.fps.value)));
+    onDom(dom.follow, "change", () => config("follow", dom.follow.checked));
+    onModel("change:follow", () => this.syncFollow());
+    onModel("change:fps", () => {
+      dom.fps.value = String(model.get("fps"));
+    });
+    onDom(dom.channel, "change", () => config("channel", Number(dom.channel.value)));
+    this.committedScheme = model.get("chunk_scheme");
+    const commitScheme = () => {
+      const value = dom.scheme.value.trim();
+      if (value === this.committedScheme) return;
+      this.committedScheme = value;
+      config("chunk_scheme", value);
+    };
+    onDom(dom.scheme, "change", commitScheme);
+    onDom(dom.scheme, "keydown", (e) => {
+      if (e.key === "Enter") commitScheme();
+    });
+    onDom(dom.backend, "change", () => config("backend", dom.backend.value));
+    onDom(dom.cacheMb, "change", () => config("cache_mb", Number(dom.cacheMb.value)));
+    onDom(dom.prefetch, "change", () => config("prefetch", Number(dom.prefetch.value)));
+    for (const key of ["channels", "channel", "chunk_scheme", "backend", "cache_mb", "prefetch"]) {
+      onModel(`change:${key}`, () => this.syncOptions());
+    }
+  }
+  display() {
+    this.view.setDisplay(this.model.get("colormap"), Number(this.model.get("vmin")), Number(this.model.get("vmax")));
+  }
+  syncDisplayInputs() {
+    const { dom, model } = this;
+    dom.colormap.value = model.get("colormap");
+    dom.vmin.value = String(model.get("vmin"));
+    dom.vmax.value = String(model.get("vmax"));
+  }
+  syncFollow() {
+    this.dom.follow.checked = Boolean(this.model.get("follow"));
+  }
+  syncOptions() {
+    const { dom, model } = this;
+    const channels = (
+      /** @type {string[]} */
+      model.get("channels") || []
+    );
+    dom.channel.replaceChildren(
+      ...channels.map((c, i) => {
+        const o = document.createElement("option");
+        o.value = String(i);
+        o.textContent = c;
+        return o;
+      })
+    );
+    dom.channel.value = String(model.get("channel"));
+    dom.channelLabel.hidden = channels.length < 2;
+    dom.scheme.value = this.committedScheme = model.get("chunk_scheme");
+    dom.backend.value = model.get("backend");
+    dom.cacheMb.value = String(model.get("cache_mb"));
+    dom.prefetch.value = String(model.get("prefetch"));
+    dom.fps.value = String(model.get("fps"));
+  }
+  /** Show Python's values in every input: after a rejected setting, not the rejected text. */
+  syncAll() {
+    this.syncOptions();
+    this.syncDisplayInputs();
+  }
+};
+function bind(listeners) {
+  return {
+    /** @param {EventTarget} target @param {string} name @param {(e: any) => void} fn */
+    onDom: (target, name, fn) => listeners.onDom(target, name, fn),
+    /** @param {string} name @param {(...args: any[]) => void} fn */
+    onModel: (name, fn) => listeners.onModel(name, fn)
+  };
 }
 
 // src/planeview.js
@@ -686,6 +938,241 @@ var PlaneView = class {
   }
 };
 
+// src/requests.js
+var STALE_REQUEST_MS = 3e3;
+var ACK_DELAY_MS = 250;
+var MAX_TRACKED = 500;
+var RequestTracker = class {
+  /** @param {(ack: import("./types.js").Ack) => void} sendDrawn  sends an ack on its own */
+  constructor(sendDrawn) {
+    this.sendDrawn = sendDrawn;
+    this.nextId = 1;
+    this.lastSentId = 0;
+    this.lastSentAt = 0;
+    this.lastAnsweredId = 0;
+    this.sentAt = /* @__PURE__ */ new Map();
+    this.pendingAck = null;
+    this.ackTimer = null;
+  }
+  /**
+   * Number a new request and take the ack waiting to ride on it.
+   * @returns {{ id: number, ack: import("./types.js").Ack | null }}
+   */
+  next() {
+    const id = this.nextId++;
+    const now = performance.now();
+    this.sentAt.set(id, now);
+    if (this.sentAt.size > MAX_TRACKED) this.sentAt.delete(
+      /** @type {number} */
+      this.sentAt.keys().next().value
+    );
+    this.lastSentId = id;
+    this.lastSentAt = now;
+    const ack = this.pendingAck;
+    this.pendingAck = null;
+    return { id, ack };
+  }
+  /** Whether a request of ours is still waiting for its plane (and not given up on). */
+  inFlight() {
+    return this.lastSentId > this.lastAnsweredId && performance.now() - this.lastSentAt < STALE_REQUEST_MS;
+  }
+  /**
+   * Whether a plane asked for in Python came after our last request: then it, not the sliders,
+   * says where the view is.
+   * @param {number} id @param {number} seen
+   */
+  overtakes(id, seen) {
+    return id < 0 && seen >= this.lastSentId;
+  }
+  /**
+   * A plane arrived: settle every request up to `seen` (and `id`, if ours).
+   * @param {number} id @param {number} seen @param {number} now  when it arrived
+   * @returns {number | null} the round trip of our own request, in ms
+   */
+  answered(id, seen, now) {
+    this.lastAnsweredId = Math.max(this.lastAnsweredId, seen);
+    if (id <= 0) return null;
+    this.lastAnsweredId = Math.max(this.lastAnsweredId, id);
+    const sent = this.sentAt.get(id);
+    if (sent === void 0) return null;
+    const total = now - sent;
+    this.sentAt.delete(id);
+    this.pendingAck = { id, total_ms: total };
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = setTimeout(() => this.flushAck(), ACK_DELAY_MS);
+    return total;
+  }
+  /** Python reported an error: the request in flight will not be answered with a plane. */
+  failed() {
+    this.lastAnsweredId = this.lastSentId;
+  }
+  flushAck() {
+    this.ackTimer = null;
+    if (this.pendingAck) this.sendDrawn(this.pendingAck);
+    this.pendingAck = null;
+  }
+  destroy() {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+  }
+};
+
+// src/sliders.js
+var WAITING = "waiting for the first complete volume";
+var AXES = (
+  /** @type {const} */
+  ["field", "time", "z"]
+);
+var COUNTS = { field: "n_fields", time: "n_times", z: "n_z" };
+var Sliders = class {
+  /**
+   * @param {Object} parts
+   * @param {import("./types.js").Model} parts.model
+   * @param {import("./dom.js").Dom} parts.dom
+   * @param {import("./listen.js").Listeners} parts.listeners
+   * @param {import("./requests.js").RequestTracker} parts.tracker
+   * @param {(msg: import("./types.js").ToPython) => void} parts.send
+   * @param {() => void} parts.onTime  the time shown changed (the trace marker follows it)
+   */
+  constructor({ model, dom, listeners, tracker, send, onTime }) {
+    this.model = model;
+    this.dom = dom;
+    this.tracker = tracker;
+    this.send = send;
+    this.onTime = onTime;
+    this.pos = { field: model.get("field"), time: model.get("time"), z: model.get("z") };
+    this.playing = false;
+    this.owedFrame = false;
+    this.playTimer = null;
+    for (const a of AXES) {
+      listeners.onDom(dom[a].range, "input", () => this.moveTo(a, Number(dom[a].range.value)));
+      listeners.onDom(dom[a].number, "change", () => this.moveTo(a, Number(dom[a].number.value)));
+    }
+    for (const a of AXES) {
+      listeners.onModel(`change:${a}`, () => {
+        if (!tracker.inFlight()) this.show(a, model.get(a));
+      });
+    }
+    for (const key of Object.values(COUNTS)) listeners.onModel(`change:${key}`, () => this.syncRanges());
+    this.listenToKeys(listeners);
+    listeners.onDom(dom.play, "click", () => this.togglePlay());
+    listeners.onModel("change:playing", () => this.setPlaying(Boolean(model.get("playing"))));
+  }
+  /** Ask Python for the plane at the sliders' position. */
+  request(playing = false) {
+    if (this.model.get("n_times") < 1) {
+      this.dom.status.textContent = WAITING;
+      return;
+    }
+    const { id, ack } = this.tracker.next();
+    const { field, time, z } = this.pos;
+    this.send({ type: "request", id, field, time, z, playing, ack });
+  }
+  /** @param {Axis} axis */
+  count(axis) {
+    return Math.max(1, this.model.get(COUNTS[axis]));
+  }
+  syncRanges() {
+    for (const a of AXES) {
+      const n = this.count(a);
+      for (const input of [this.dom[a].range, this.dom[a].number]) {
+        input.max = String(n - 1);
+        input.disabled = n <= 1;
+        input.value = String(this.pos[a]);
+      }
+    }
+  }
+  /** Show slider position `v` on `axis` (no request). @param {Axis} axis @param {number} v */
+  show(axis, v) {
+    this.pos[axis] = v;
+    this.dom[axis].range.value = this.dom[axis].number.value = String(v);
+    if (axis === "time") this.onTime();
+  }
+  /** @param {Axis} axis @param {number} value */
+  moveTo(axis, value, playing = false) {
+    const v = Math.min(this.count(axis) - 1, Math.max(0, Math.round(value)));
+    if (!Number.isFinite(v)) {
+      this.show(axis, this.pos[axis]);
+      return;
+    }
+    this.show(axis, v);
+    this.request(playing);
+  }
+  /** A plane Python asked for overtook our requests: the sliders go where it is. @param {{field: number, time: number, z: number}} plane */
+  follow(plane) {
+    for (const a of AXES) if (this.pos[a] !== plane[a]) this.show(a, plane[a]);
+  }
+  // -- keyboard: arrows step time, up/down step z, space plays --------------------------------
+  // Listened for on the window in the capture phase, the first place a key event reaches:
+  // Notebook 7 (Lumino, capture phase on the document) would otherwise take the arrows for its
+  // own shortcuts before the widget sees them. Only keys pressed while the explorer itself has
+  // focus are taken; inputs inside it and everything else keep their keys.
+  /** @param {import("./listen.js").Listeners} listeners */
+  listenToKeys(listeners) {
+    const root = this.dom.root;
+    listeners.onDom(window, "keydown", (e) => {
+      const target = (
+        /** @type {HTMLElement} */
+        e.composedPath()[0]
+      );
+      if (target !== root && !(target instanceof HTMLCanvasElement && root.contains(target))) return;
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const step = { ArrowRight: ["time", 1], ArrowLeft: ["time", -1], ArrowUp: ["z", 1], ArrowDown: ["z", -1] }[e.key];
+      if (!step && e.key !== " ") return;
+      e.preventDefault();
+      e.stopPropagation();
+      if (step) {
+        const [axis, d] = (
+          /** @type {["time" | "z", number]} */
+          step
+        );
+        this.moveTo(axis, this.pos[axis] + d);
+      } else this.togglePlay();
+    }, true);
+    listeners.onDom(this.dom.stage, "pointerdown", () => root.focus({ preventScroll: true }));
+  }
+  // -- play -----------------------------------------------------------------------------------
+  nextFrame() {
+    this.show("time", (this.pos.time + 1) % this.count("time"));
+    this.request(true);
+  }
+  schedule() {
+    if (!this.playing) return;
+    const fps = Math.max(1, Number(this.model.get("fps")) || 20);
+    this.playTimer = setTimeout(() => this.tick(), 1e3 / fps);
+  }
+  tick() {
+    if (this.tracker.inFlight()) this.owedFrame = true;
+    else this.nextFrame();
+    this.schedule();
+  }
+  /** @param {boolean} on */
+  setPlaying(on) {
+    if (on === this.playing) return;
+    this.playing = on;
+    this.owedFrame = false;
+    this.dom.play.textContent = on ? "\u275A\u275A pause" : "\u25B6 play";
+    this.dom.play.classList.toggle("six-active", on);
+    if (this.playTimer) clearTimeout(this.playTimer);
+    this.playTimer = null;
+    if (on) this.schedule();
+  }
+  togglePlay() {
+    this.setPlaying(!this.playing);
+    this.send({ type: "config", key: "playing", value: this.playing });
+  }
+  /** A plane was drawn: a frame owed while it was in flight is requested now. */
+  planeDrawn() {
+    if (this.playing && this.owedFrame && !this.tracker.inFlight()) {
+      this.owedFrame = false;
+      this.nextFrame();
+    }
+  }
+  destroy() {
+    this.setPlaying(false);
+  }
+};
+
 // src/stats.js
 function percentile(values, q) {
   if (values.length === 0) return null;
@@ -713,6 +1200,20 @@ var FpsMeter = class {
 
 // src/timing.js
 var KEEP = 200;
+var HINT_WINDOW = 20;
+var HINT_QUANTILE = 25;
+var HINT_SHOW_MS = 40;
+var HINT_HIDE_MS = 30;
+var LATENCY_HINT = "The server is probably paying the ~40 ms delayed-ACK stall on its kernel websocket. pip install si-explorer in the Jupyter server's environment enables the fix (then restart the server); or run `jupyter server extension enable si_explorer.explorer.nodelay` and restart it. If the fix is on already (the server log says \"si-explorer: TCP_NODELAY enabled\"), the host's own messaging, the network or a busy machine is the cause.";
+var MARIMO_LATENCY_HINT = "marimo's server adds this between the kernel and the page; si-explorer's TCP_NODELAY fix is for Jupyter servers and does not apply here. JupyterLab or Voila answer faster.";
+function inMarimo(node) {
+  let n = node;
+  while (n) {
+    if (n instanceof Element && n.tagName.startsWith("MARIMO-")) return true;
+    n = n.parentNode ?? (n instanceof ShadowRoot ? n.host : null);
+  }
+  return false;
+}
 function bytes(n) {
   if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MB`;
   if (n >= 1024) return `${(n / 1024).toFixed(0)} KB`;
@@ -733,6 +1234,11 @@ var TimingPanel = class {
     this.chart = chart;
     this.recent = [];
     this.fps = new FpsMeter();
+    this.hint = document.createElement("div");
+    this.hint.className = "six-hint";
+    this.hint.dataset.role = "latency-hint";
+    this.hint.hidden = true;
+    text.after(this.hint);
   }
   /**
    * Record one drawn plane.
@@ -745,8 +1251,9 @@ var TimingPanel = class {
     const now = performance.now();
     this.fps.tick(now);
     if (totalMs != null) {
-      this.recent.push({ total: totalMs, hit: t.cache === "hit" });
+      this.recent.push({ total: totalMs, hit: t.cache === "hit", own: (t.server_ms || 0) + drawMs });
       if (this.recent.length > KEEP) this.recent.shift();
+      this.updateHint();
     }
     const totals = this.recent.map((r) => r.total);
     const p50 = percentile(totals, 50);
@@ -764,6 +1271,32 @@ hits ${t.hit_rate == null ? "\u2013" : Math.round(t.hit_rate * 100)}% \xB7 ${thi
     this.root.dataset.serverMs = String(t.server_ms);
     this.root.dataset.readMs = String(t.read_ms);
     this.drawChart(p50);
+  }
+  /**
+   * Show the latency hint when recent round trips stay far above the explorer's own work: what
+   * is left is transport (server, websocket, network), which the explorer cannot shrink itself.
+   */
+  updateHint() {
+    const last = this.recent.slice(-HINT_WINDOW);
+    if (last.length < HINT_WINDOW) return;
+    const floor = (
+      /** @type {number} */
+      percentile(last.map((r) => r.total - r.own), HINT_QUANTILE)
+    );
+    this.root.dataset.transportMs = floor.toFixed(2);
+    if (floor > HINT_SHOW_MS) this.hint.hidden = false;
+    else if (floor < HINT_HIDE_MS) this.hint.hidden = true;
+    if (!this.hint.hidden) {
+      const total = (
+        /** @type {number} */
+        percentile(last.map((r) => r.total), 50)
+      );
+      const own = (
+        /** @type {number} */
+        percentile(last.map((r) => r.own), 50)
+      );
+      this.hint.textContent = `Most round trips spend over ${floor.toFixed(0)} ms between kernel and page (last ${HINT_WINDOW}: p50 ${total.toFixed(0)} ms, of which this explorer's own work, kernel read + send + draw, is ${own.toFixed(1)} ms). ` + (inMarimo(this.root) ? MARIMO_LATENCY_HINT : LATENCY_HINT);
+    }
   }
   /** Recent round trips as bars, newest on the right. @param {number | null} p50 */
   drawChart(p50) {
@@ -809,33 +1342,93 @@ function niceCeil(v) {
   return 10 * p;
 }
 
+// src/traceimage.js
+var TraceImage = class {
+  /**
+   * @param {Object} parts
+   * @param {import("./types.js").Model} parts.model
+   * @param {import("./dom.js").Dom} parts.dom
+   * @param {import("./listen.js").Listeners} parts.listeners
+   * @param {(msg: import("./types.js").ToPython) => void} parts.send
+   * @param {() => number} parts.timeShown  the time slider's position
+   */
+  constructor({ model, dom, listeners, send, timeShown }) {
+    this.model = model;
+    this.dom = dom;
+    this.timeShown = timeShown;
+    this.url = null;
+    listeners.onModel("change:trace_png", () => this.sync());
+    listeners.onModel("change:trace_axes", () => this.placeMarker());
+    listeners.onDom(dom.traceImage, "click", (e) => {
+      const g = this.geometry();
+      if (!g || !g.box || !g.xlim) return;
+      const [left, right] = g.box;
+      const r = dom.traceImage.getBoundingClientRect();
+      const frac = ((e.clientX - r.left) / r.width - left) / (right - left);
+      if (!(frac >= 0 && frac <= 1)) return;
+      send({ type: "trace_click", x: g.xlim[0] + frac * (g.xlim[1] - g.xlim[0]) });
+    });
+  }
+  /** @returns {import("./types.js").TraceGeometry | null} */
+  geometry() {
+    return this.model.get("trace_axes") || null;
+  }
+  sync() {
+    const { dom, model } = this;
+    const png = model.get("trace_png");
+    const show = model.get("trace_mode") === "image" && png && png.byteLength > 0;
+    dom.traceBox.hidden = !show;
+    if (this.url) URL.revokeObjectURL(this.url);
+    this.url = null;
+    if (show) {
+      const bytes2 = new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
+      this.url = URL.createObjectURL(new Blob([bytes2], { type: "image/png" }));
+      dom.traceImage.src = this.url;
+    }
+    this.placeMarker();
+  }
+  /** Axis value (seconds or frames) of time index `t`, interpolated between knots. @param {number} t */
+  axisValue(t) {
+    const g = this.geometry();
+    if (!g || !g.t || g.t.length === 0) return null;
+    let i = 0;
+    while (i < g.t.length - 2 && g.t[i + 1] < t) i++;
+    if (g.t.length === 1) return g.x[0];
+    const f = (t - g.t[i]) / Math.max(1e-12, g.t[i + 1] - g.t[i]);
+    return g.x[i] + f * (g.x[i + 1] - g.x[i]);
+  }
+  placeMarker() {
+    const marker = this.dom.traceMarker;
+    const time = this.timeShown();
+    const g = this.geometry();
+    const x = this.axisValue(time);
+    const ok = g && g.box && g.box.length === 4 && g.xlim && x !== null && g.xlim[1] !== g.xlim[0];
+    marker.hidden = !ok;
+    if (!ok || !g) return;
+    const [left, right, top, bottom] = g.box;
+    const frac = (
+      /** @type {number} */
+      (x - g.xlim[0]) / (g.xlim[1] - g.xlim[0])
+    );
+    marker.style.left = `${(left + Math.min(1, Math.max(0, frac)) * (right - left)) * 100}%`;
+    marker.style.top = `${top * 100}%`;
+    marker.style.height = `${(bottom - top) * 100}%`;
+    marker.dataset.time = String(time);
+  }
+  destroy() {
+    if (this.url) URL.revokeObjectURL(this.url);
+    this.url = null;
+  }
+};
+
 // src/index.js
-var STALE_REQUEST_MS = 3e3;
 function render({ model, el }) {
   const dom = buildDom(el, COLORMAP_NAMES);
-  const modelHandlers = [];
-  const domHandlers = [];
-  const onModel = (name, fn) => {
-    model.on(name, fn);
-    modelHandlers.push([name, fn]);
-  };
-  const onDom = (target, name, fn, capture = false) => {
-    target.addEventListener(name, fn, capture);
-    domHandlers.push([target, name, fn, capture]);
-  };
-  const pos = { field: model.get("field"), time: model.get("time"), z: model.get("z") };
-  let nextId = 1;
-  let lastSentId = 0;
-  let lastSentAt = 0;
-  let lastAnsweredId = 0;
-  const sentAt = /* @__PURE__ */ new Map();
-  let playTimer = null;
-  let errorTimer = null;
-  let traceUrl = null;
-  let pendingAck = null;
-  let ackTimer = null;
+  const listeners = new Listeners(model);
+  const send = (msg) => model.send(msg);
+  const tracker = new RequestTracker((ack) => send({ type: "drawn", id: ack.id, total_ms: ack.total_ms }));
   const view = new PlaneView(dom.stage, dom.plane, dom.overlay, {
-    onSelect: (sel) => model.send({ type: "roi", field: pos.field, ...sel }),
+    onSelect: (sel) => send({ type: "roi", field: sliders.pos.field, ...sel }),
     onCursor: (text) => {
       dom.cursor.textContent = text;
     },
@@ -846,351 +1439,30 @@ function render({ model, el }) {
   });
   const timing = new TimingPanel(dom.timing, dom.timingText, dom.timingChart);
   const chunks = new ChunkMap(dom.chunkMap, dom.chunkCanvas, dom.legend, dom.chunkText);
-  const inFlight = () => lastSentId > lastAnsweredId && performance.now() - lastSentAt < STALE_REQUEST_MS;
-  function request(playing2 = false) {
-    const id = nextId++;
-    const now = performance.now();
-    sentAt.set(id, now);
-    if (sentAt.size > 500) sentAt.delete(
-      /** @type {number} */
-      sentAt.keys().next().value
-    );
-    lastSentId = id;
-    lastSentAt = now;
-    model.send({ type: "request", id, field: pos.field, time: pos.time, z: pos.z, playing: playing2, ack: pendingAck });
-    pendingAck = null;
-  }
-  function flushAck() {
-    ackTimer = null;
-    if (pendingAck) model.send({ type: "drawn", id: pendingAck.id, total_ms: pendingAck.total_ms });
-    pendingAck = null;
-  }
-  const config = (key, value) => model.send({ type: "config", key, value });
-  function showError(text) {
-    dom.error.textContent = text;
-    dom.error.hidden = false;
-    syncOptions();
-    syncDisplayInputs();
-    if (errorTimer) clearTimeout(errorTimer);
-    errorTimer = setTimeout(() => {
-      dom.error.hidden = true;
-    }, 1e4);
-  }
-  const axes = (
-    /** @type {const} */
-    ["field", "time", "z"]
-  );
-  const counts = { field: "n_fields", time: "n_times", z: "n_z" };
-  function syncRanges() {
-    for (const a of axes) {
-      const n = Math.max(1, model.get(counts[a]));
-      for (const input of [dom[a].range, dom[a].number]) {
-        input.max = String(n - 1);
-        input.disabled = n <= 1;
-        input.value = String(pos[a]);
-      }
-    }
-  }
-  function showPosition(axis, v) {
-    pos[axis] = v;
-    dom[axis].range.value = dom[axis].number.value = String(v);
-    if (axis === "time") placeMarker();
-  }
-  function moveTo(axis, value, playing2 = false) {
-    const n = Math.max(1, model.get(counts[axis]));
-    const v = Math.min(n - 1, Math.max(0, Math.round(value)));
-    if (!Number.isFinite(v)) {
-      showPosition(axis, pos[axis]);
-      return;
-    }
-    showPosition(axis, v);
-    request(playing2);
-  }
-  for (const a of axes) {
-    onDom(dom[a].range, "input", () => moveTo(a, Number(dom[a].range.value)));
-    onDom(dom[a].number, "change", () => moveTo(a, Number(dom[a].number.value)));
-  }
-  for (const a of axes) {
-    onModel(`change:${a}`, () => {
-      if (!inFlight()) showPosition(a, model.get(a));
-    });
-  }
-  for (const key of ["n_fields", "n_times", "n_z"]) onModel(`change:${key}`, syncRanges);
-  onDom(window, "keydown", (e) => {
-    const target = (
-      /** @type {HTMLElement} */
-      e.composedPath()[0]
-    );
-    if (target !== dom.root && !(target instanceof HTMLCanvasElement && dom.root.contains(target))) return;
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    const step = { ArrowRight: ["time", 1], ArrowLeft: ["time", -1], ArrowUp: ["z", 1], ArrowDown: ["z", -1] }[e.key];
-    if (!step && e.key !== " ") return;
-    e.preventDefault();
-    e.stopPropagation();
-    if (step) {
-      const [axis, d] = (
-        /** @type {["time" | "z", number]} */
-        step
-      );
-      moveTo(axis, pos[axis] + d);
-    } else togglePlay();
-  }, true);
-  onDom(dom.stage, "pointerdown", () => dom.root.focus({ preventScroll: true }));
-  let playing = false;
-  let owedFrame = false;
-  function nextFrame() {
-    const n = Math.max(1, model.get("n_times"));
-    showPosition("time", (pos.time + 1) % n);
-    request(true);
-  }
-  function schedule() {
-    if (!playing) return;
-    const fps = Math.max(1, Number(model.get("fps")) || 20);
-    playTimer = setTimeout(tick, 1e3 / fps);
-  }
-  function tick() {
-    if (inFlight()) owedFrame = true;
-    else nextFrame();
-    schedule();
-  }
-  function setPlaying(on) {
-    if (on === playing) return;
-    playing = on;
-    owedFrame = false;
-    dom.play.textContent = on ? "\u275A\u275A pause" : "\u25B6 play";
-    dom.play.classList.toggle("six-active", on);
-    if (playTimer) clearTimeout(playTimer);
-    playTimer = null;
-    if (on) schedule();
-  }
-  function togglePlay() {
-    setPlaying(!playing);
-    config("playing", playing);
-  }
-  onDom(dom.play, "click", togglePlay);
-  onModel("change:playing", () => setPlaying(Boolean(model.get("playing"))));
-  onDom(dom.fps, "change", () => config("fps", Number(dom.fps.value)));
-  onDom(dom.follow, "change", () => config("follow", dom.follow.checked));
-  const syncFollow = () => {
-    dom.follow.checked = Boolean(model.get("follow"));
+  const traceImage = new TraceImage({ model, dom, listeners, send, timeShown: () => sliders.pos.time });
+  const sliders = new Sliders({ model, dom, listeners, tracker, send, onTime: () => traceImage.placeMarker() });
+  const syncFileNote = () => {
+    dom.fileNote.textContent = model.get("file_note") || "";
   };
-  onModel("change:follow", syncFollow);
-  syncFollow();
-  onModel("change:fps", () => {
-    dom.fps.value = String(model.get("fps"));
-  });
-  function display() {
-    view.setDisplay(model.get("colormap"), Number(model.get("vmin")), Number(model.get("vmax")));
-  }
-  function syncDisplayInputs() {
-    dom.colormap.value = model.get("colormap");
-    dom.vmin.value = String(model.get("vmin"));
-    dom.vmax.value = String(model.get("vmax"));
-  }
-  onDom(dom.colormap, "change", () => {
-    view.setDisplay(dom.colormap.value, view.vmin, view.vmax);
-    config("colormap", dom.colormap.value);
-  });
-  for (
-    const [input, key] of
-    /** @type {const} */
-    [[dom.vmin, "vmin"], [dom.vmax, "vmax"]]
-  ) {
-    onDom(input, "change", () => {
-      const v = Number(input.value);
-      if (!Number.isFinite(v) || input.value === "") return;
-      if (key === "vmin") view.setDisplay(view.colormap, v, view.vmax);
-      else view.setDisplay(view.colormap, view.vmin, v);
-      config(key, v);
-    });
-  }
-  onDom(dom.auto, "click", () => model.send({ type: "auto_contrast" }));
-  for (const key of ["colormap", "vmin", "vmax"]) {
-    onModel(`change:${key}`, () => {
-      syncDisplayInputs();
-      display();
-    });
-  }
-  onDom(dom.pan, "click", () => {
-    view.panMode = !view.panMode;
-    dom.pan.classList.toggle("six-active", view.panMode);
-    dom.stage.classList.toggle("six-panning", view.panMode);
-  });
-  onDom(dom.reset, "click", () => view.resetView());
-  onDom(dom.zoomIn, "click", () => view.zoomBy(1.5));
-  onDom(dom.zoomOut, "click", () => view.zoomBy(1 / 1.5));
-  onDom(dom.clear, "click", () => model.send({ type: "clear_roi" }));
-  onModel("change:roi", () => view.setRoi(model.get("roi")));
-  function syncOptions() {
-    const channels = (
-      /** @type {string[]} */
-      model.get("channels") || []
-    );
-    dom.channel.replaceChildren(
-      ...channels.map((c, i) => {
-        const o = document.createElement("option");
-        o.value = String(i);
-        o.textContent = c;
-        return o;
-      })
-    );
-    dom.channel.value = String(model.get("channel"));
-    dom.channelLabel.hidden = channels.length < 2;
-    dom.scheme.value = committedScheme = model.get("chunk_scheme");
-    dom.backend.value = model.get("backend");
-    dom.cacheMb.value = String(model.get("cache_mb"));
-    dom.prefetch.value = String(model.get("prefetch"));
-    dom.fps.value = String(model.get("fps"));
-  }
-  onDom(dom.channel, "change", () => config("channel", Number(dom.channel.value)));
-  let committedScheme = model.get("chunk_scheme");
-  function commitScheme() {
-    const value = dom.scheme.value.trim();
-    if (value === committedScheme) return;
-    committedScheme = value;
-    config("chunk_scheme", value);
-  }
-  onDom(dom.scheme, "change", commitScheme);
-  onDom(dom.scheme, "keydown", (e) => {
-    if (e.key === "Enter") commitScheme();
-  });
-  onDom(dom.backend, "change", () => config("backend", dom.backend.value));
-  onDom(dom.cacheMb, "change", () => config("cache_mb", Number(dom.cacheMb.value)));
-  onDom(dom.prefetch, "change", () => config("prefetch", Number(dom.prefetch.value)));
-  for (const key of ["channels", "channel", "chunk_scheme", "backend", "cache_mb", "prefetch"]) {
-    onModel(`change:${key}`, syncOptions);
-  }
-  function geometry() {
-    return model.get("trace_axes") || null;
-  }
-  function syncTraceImage() {
-    const png = model.get("trace_png");
-    const show = model.get("trace_mode") === "image" && png && png.byteLength > 0;
-    dom.traceBox.hidden = !show;
-    if (traceUrl) URL.revokeObjectURL(traceUrl);
-    traceUrl = null;
-    if (show) {
-      const bytes2 = new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
-      traceUrl = URL.createObjectURL(new Blob([bytes2], { type: "image/png" }));
-      dom.traceImage.src = traceUrl;
-    }
-    placeMarker();
-  }
-  function axisValue(t) {
-    const g = geometry();
-    if (!g || !g.t || g.t.length === 0) return null;
-    let i = 0;
-    while (i < g.t.length - 2 && g.t[i + 1] < t) i++;
-    if (g.t.length === 1) return g.x[0];
-    const f = (t - g.t[i]) / Math.max(1e-12, g.t[i + 1] - g.t[i]);
-    return g.x[i] + f * (g.x[i + 1] - g.x[i]);
-  }
-  function placeMarker() {
-    const g = geometry();
-    const x = axisValue(pos.time);
-    const ok = g && g.box && g.box.length === 4 && g.xlim && x !== null && g.xlim[1] !== g.xlim[0];
-    dom.traceMarker.hidden = !ok;
-    if (!ok || !g) return;
-    const [left, right, top, bottom] = g.box;
-    const frac = (
-      /** @type {number} */
-      (x - g.xlim[0]) / (g.xlim[1] - g.xlim[0])
-    );
-    dom.traceMarker.style.left = `${(left + Math.min(1, Math.max(0, frac)) * (right - left)) * 100}%`;
-    dom.traceMarker.style.top = `${top * 100}%`;
-    dom.traceMarker.style.height = `${(bottom - top) * 100}%`;
-    dom.traceMarker.dataset.time = String(pos.time);
-  }
-  onModel("change:trace_png", syncTraceImage);
-  onModel("change:trace_axes", placeMarker);
-  onDom(dom.traceImage, "click", (e) => {
-    const g = geometry();
-    if (!g || !g.box || !g.xlim) return;
-    const [left, right] = g.box;
-    const r = dom.traceImage.getBoundingClientRect();
-    const frac = ((e.clientX - r.left) / r.width - left) / (right - left);
-    if (!(frac >= 0 && frac <= 1)) return;
-    model.send({ type: "trace_click", x: g.xlim[0] + frac * (g.xlim[1] - g.xlim[0]) });
-  });
-  function onMessage(msg, buffers) {
-    if (!msg || typeof msg !== "object") return;
-    if (msg.type === "plane") onPlane(msg, buffers);
-    else if (msg.type === "error") {
-      showError(msg.message);
-      lastAnsweredId = lastSentId;
-    } else if (msg.type === "reading") {
-      if (msg.field === pos.field) chunks.markReading(msg.block[0], msg.block[1]);
-    } else if (msg.type === "trace") {
-      dom.traceStatus.textContent = msg.state === "done" ? `trace: done (${msg.total} time points)` : `trace: ${msg.done}/${msg.total} time points`;
-      dom.traceStatus.dataset.state = msg.state;
-    }
-  }
-  function onPlane(msg, buffers) {
-    const t0 = performance.now();
-    let data;
-    try {
-      data = typedPlane(buffers[0], msg.dtype, msg.width * msg.height);
-    } catch (err) {
-      showError(String(err));
-      return;
-    }
-    const [fullHeight, fullWidth] = Array.isArray(msg.padded) ? msg.padded : [msg.height, msg.width];
-    view.setPlane({ id: msg.id, field: msg.field, time: msg.time, z: msg.z, height: msg.height, width: msg.width, fullHeight, fullWidth, data });
-    view.refreshReadout();
-    const where = `field ${msg.field} \xB7 time ${msg.time} \xB7 z ${msg.z}`;
-    dom.status.textContent = where;
-    dom.seconds.textContent = typeof msg.seconds === "number" ? `${msg.seconds.toFixed(3)} s` : "";
-    dom.root.dataset.field = String(msg.field);
-    dom.root.dataset.time = String(msg.time);
-    dom.root.dataset.z = String(msg.z);
-    dom.root.dataset.requestId = String(msg.id);
-    const now = performance.now();
-    let total = null;
-    const seen = Number(msg.seen) || 0;
-    if (msg.id < 0 && seen >= lastSentId) {
-      for (const a of axes) if (pos[a] !== msg[a]) showPosition(a, msg[a]);
-    }
-    lastAnsweredId = Math.max(lastAnsweredId, seen);
-    if (msg.id > 0) {
-      lastAnsweredId = Math.max(lastAnsweredId, msg.id);
-      const sent = sentAt.get(msg.id);
-      if (sent !== void 0) {
-        total = now - sent;
-        sentAt.delete(msg.id);
-        pendingAck = { id: msg.id, total_ms: total };
-        if (ackTimer) clearTimeout(ackTimer);
-        ackTimer = setTimeout(flushAck, 250);
-      }
-    }
-    timing.record(msg.timing, total, now - t0, where);
-    if (msg.chunk_map && buffers[1]) {
-      chunks.setGrid(buffers[1], msg.chunk_map.rows, msg.chunk_map.cols, msg.chunk_map.bin);
-    }
-    if (msg.block) chunks.setCurrent(msg.block[0], msg.block[1]);
-    if (playing && owedFrame && !inFlight()) {
-      owedFrame = false;
-      nextFrame();
-    }
-  }
-  onModel("msg:custom", onMessage);
-  onDom(dom.error, "click", () => {
-    dom.error.hidden = true;
-  });
-  syncRanges();
-  syncOptions();
-  syncDisplayInputs();
-  display();
+  listeners.onModel("change:file_note", syncFileNote);
+  const options = new Options({ model, dom, listeners, view, send });
+  options.syncFollow();
+  const errors = new ErrorBar(dom, listeners, () => options.syncAll());
+  listeners.onModel("msg:custom", messageHandler({ dom, view, chunks, timing, tracker, sliders, errors }));
+  sliders.syncRanges();
+  syncFileNote();
+  options.syncAll();
+  options.display();
   view.setRoi(model.get("roi"));
-  syncTraceImage();
-  setPlaying(Boolean(model.get("playing")));
-  request();
+  traceImage.sync();
+  sliders.setPlaying(Boolean(model.get("playing")));
+  sliders.request();
   return () => {
-    setPlaying(false);
-    if (errorTimer) clearTimeout(errorTimer);
-    if (ackTimer) clearTimeout(ackTimer);
-    if (traceUrl) URL.revokeObjectURL(traceUrl);
-    for (const [name, fn] of modelHandlers) model.off(name, fn);
-    for (const [target, name, fn, capture] of domHandlers) target.removeEventListener(name, fn, capture);
+    sliders.destroy();
+    errors.destroy();
+    tracker.destroy();
+    traceImage.destroy();
+    listeners.removeAll();
     view.destroy();
     dom.root.remove();
   };

@@ -1,0 +1,17 @@
+// The message schema shared with Python (si_explorer/explorer/messages.py), as lists the front
+// end runs on. tests/explorer/test_schema.py imports this module with node and fails when a list
+// here and Python's disagree; the shape of each message is in types.js.
+
+/** Message types Python sends (messages.OUTGOING); messages.js has one handler for each. */
+export const FROM_PYTHON = /** @type {const} */ (["plane", "error", "reading", "trace"]);
+
+/** Message types this front end sends (messages.INCOMING). */
+export const TO_PYTHON = /** @type {const} */ (["request", "drawn", "roi", "clear_roi", "auto_contrast", "trace_click", "config"]);
+
+/** Widget settings a `config` message may change (the keys of messages.SETTINGS). */
+export const SETTING_KEYS = /** @type {const} */ ([
+  "channel", "chunk_scheme", "backend", "cache_mb", "prefetch", "colormap", "vmin", "vmax", "playing", "fps", "follow",
+]);
+
+/** Reader backends (messages.BACKENDS). */
+export const BACKENDS = /** @type {const} */ (["pread", "mmap", "tifffile"]);

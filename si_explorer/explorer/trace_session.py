@@ -1,0 +1,189 @@
+"""The selection's trace, from a ROI to a filled-in figure: which job to read, progress messages
+for the front end, the time marker, and the PNG of the image fallback.
+
+The widget decides *when* a trace is needed (a ROI set, another field, z or channel, a grown
+file); this module owns everything from there on, so the widget never touches the loader or the
+figure directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from .messages import trace_message
+from .trace import TraceFigure, TraceJob, TraceLoader
+
+#: While playing, the trace marker (a full ipympl redraw on the kernel's main thread) is moved at
+#: most this often, so it never competes with plane requests for the main thread.
+MARKER_INTERVAL_S = 0.25
+#: The image fallback re-renders its PNG at most this often while a trace fills in.
+PNG_INTERVAL_S = 0.5
+
+
+def trace_job(roi: tuple, field: int, z: int) -> TraceJob:
+    """The job for a selection: ``(y, x)`` a pixel, ``(y0, y1, x0, x1)`` a rectangle."""
+    pixel = len(roi) == 2
+    box = (roi[0], roi[0] + 1, roi[1], roi[1] + 1) if pixel else tuple(roi)
+    return TraceJob(box, pixel, field, z)
+
+
+def trace_label(job: TraceJob) -> str:
+    where = f"field {job.field} · z {job.z}"
+    if job.pixel:
+        return f"pixel (y {job.roi[0]}, x {job.roi[2]}) · {where}"
+    y0, y1, x0, x1 = job.roi
+    return f"ROI mean y {y0}:{y1}, x {x0}:{x1} · {where}"
+
+
+class TraceSession:
+    """One explorer's trace: reads it in the background and shows it as it fills in.
+
+    ``send(message)`` sends to the front end and ``show_error(text)`` reports a failure (both
+    from the loader thread); ``time_shown()`` is the time index on screen, where a new trace's
+    marker starts; ``publish_png(png, geometry)`` hands the image fallback's picture and its
+    axes geometry to the front end. ``on_click_time(t)``: a click on the ipympl figure.
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        n_times: int,
+        seconds: np.ndarray | None,
+        *,
+        send: Callable[[dict], None],
+        show_error: Callable[[str], None],
+        time_shown: Callable[[], int],
+        publish_png: Callable[[bytes, dict], None],
+        on_click_time: Callable[[int], None] | None = None,
+    ):
+        self.mode = mode
+        self._send = send
+        self._show_error = show_error
+        self._time_shown = time_shown
+        self._publish_png = publish_png
+        self.figure = TraceFigure(mode, n_times, seconds, on_click_time=on_click_time)
+        #: The trace read so far (NaN where not read yet), or None without a selection.
+        self.values: np.ndarray | None = None
+        #: Set once the current trace is read to the end.
+        self.done = threading.Event()
+        self._active = False
+        self._last_marker = 0.0
+        self._marker_timer: threading.Timer | None = None
+        self._last_png = 0.0
+        self._loader = TraceLoader(
+            on_start=self._started,
+            on_slice=self._slice,
+            on_done=self._finished,
+            on_error=self._failed,
+        )
+        if mode == "image":
+            # The empty figure tells the user where the trace will appear and how to get one.
+            self.refresh_png(force=True)
+
+    # -- kernel main thread -------------------------------------------------------------------
+
+    def start(self, stack, roi: tuple, field: int, z: int) -> None:
+        """Read the trace of ``roi`` in (field, z) from the start; replaces one being read."""
+        self._active = True
+        self.done.clear()
+        self._loader.start(stack, trace_job(roi, field, z))
+
+    def grew(self, stack, roi: tuple, field: int, z: int, old_n: int) -> None:
+        """The stack grew from ``old_n`` time points: the figure gets the new time axis and a
+        selected trace reads the new time points only, or again from the start while its
+        first read was still running (that job is replaced)."""
+        self.figure.resize(stack.shape[1], stack.time_seconds)
+        if not roi:
+            return
+        t_from = old_n if self.done.is_set() else 0
+        self._active = True
+        self.done.clear()
+        self._loader.start(stack, trace_job(roi, field, z), t_from=t_from)
+
+    def clear(self) -> None:
+        """No selection: stop reading and show the empty figure."""
+        self._active = False
+        self._loader.cancel()
+        self.values = None
+        self.figure.clear()
+        self.refresh_png(force=True)
+
+    def time_index(self, x: float) -> int:
+        return self.figure.time_index(x)
+
+    def move_marker(self, t: int) -> None:
+        if not self._active or self.mode != "ipympl":
+            return  # the image fallback's marker is drawn by the browser
+        now = time.monotonic()
+        if now - self._last_marker >= MARKER_INTERVAL_S:
+            self._last_marker = now
+            self.figure.set_marker(t)
+        elif self._marker_timer is None:
+            # Throttled: still make the marker end where the user stopped.
+            self._marker_timer = threading.Timer(MARKER_INTERVAL_S, self._marker_catch_up)
+            self._marker_timer.daemon = True
+            self._marker_timer.start()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        return self._loader.wait_idle(timeout)
+
+    def close(self) -> None:
+        if self._marker_timer is not None:
+            self._marker_timer.cancel()
+        self._loader.close()
+        self.figure.close()
+
+    # -- any thread ---------------------------------------------------------------------------
+
+    def refresh_png(self, force: bool = False) -> None:
+        if self.mode != "image":
+            return
+        now = time.monotonic()
+        if force or now - self._last_png >= PNG_INTERVAL_S:
+            self._last_png = now
+            png = self.figure.png()
+            self._publish_png(png, self.figure.geometry())
+
+    def _marker_catch_up(self) -> None:
+        self._marker_timer = None
+        self._last_marker = time.monotonic()
+        self.figure.set_marker(self._time_shown())
+
+    # -- loader thread ------------------------------------------------------------------------
+
+    def _started(self, job: TraceJob, n: int, t_from: int, seconds) -> None:
+        if len(self.figure.y) != n:
+            # The file grew after this job was submitted, before grew() resized the figure.
+            self.figure.resize(n, seconds)
+        values = np.full(n, np.nan)
+        old = self.values
+        if t_from and old is not None and len(old) >= t_from:
+            # Extended after the file grew: the values read before stay.
+            values[:t_from] = old[:t_from]
+        else:
+            # The marker only moves with the time slider; a new trace starts it at the time
+            # shown.
+            self.figure.set_marker(self._time_shown(), redraw=False)
+            self.figure.begin(trace_label(job))
+        self.values = values
+        self._send(trace_message("reading", t_from, n))
+
+    def _slice(self, job: TraceJob, t0: int, values: np.ndarray) -> None:
+        self.values[t0 : t0 + len(values)] = values
+        self.figure.fill(t0, values)
+        done = int(np.isfinite(self.values).sum())
+        self._send(trace_message("reading", done, len(self.values)))
+        self.refresh_png()
+
+    def _finished(self, job: TraceJob) -> None:
+        n = len(self.values)
+        self.done.set()
+        self.refresh_png(force=True)
+        self._send(trace_message("done", n, n))
+
+    def _failed(self, job: TraceJob, exc: BaseException) -> None:
+        self._show_error(f"reading the trace failed: {type(exc).__name__}: {exc}")
