@@ -117,8 +117,21 @@ class BidiCorrected(PlaneSource):
         self.inner.close()
 
     def read_plane(self, f: int, t: int, z: int, backend: str) -> np.ndarray:
-        _, _, _, height, width = self.shape
-        return self.read([f], [t], [z], (0, height), (0, width), backend)[0, 0, 0]
+        # The eager stack[f, t, z] path: the raw plane's fast read, one conversion to float32,
+        # the field's odd rows corrected in place (its padding stays zero).
+        plane = self.inner.read_plane(f, t, z, backend)
+        height, width = self.field_shapes()[f]
+        corrected = bidi.apply_offset(
+            plane[:height, :width], self._offset(f, z, width), row0=self._rows0[f]
+        )
+        if corrected.shape == plane.shape:
+            return corrected
+        out = np.zeros(plane.shape, np.float32)
+        out[:height, :width] = corrected
+        return out
+
+    def _offset(self, f: int, z: int, width: int):
+        return self.offsets[f, z] if self.offsets.ndim == 2 else self.offsets[f, z, :width]
 
     def read(self, fields, times, zs, rows, cols, backend: str) -> np.ndarray:
         fields, times, zs = (np.asarray(a, dtype=np.int64).ravel() for a in (fields, times, zs))
@@ -133,9 +146,7 @@ class BidiCorrected(PlaneSource):
             if r1 <= rows[0] or c1 <= cols[0]:
                 continue
             for k, z in enumerate(zs.tolist()):
-                offset = (
-                    self.offsets[f, z] if self.offsets.ndim == 2 else self.offsets[f, z, :width]
-                )
+                offset = self._offset(f, z, width)
                 c0, c_end = bidi.columns_needed(cols[0], c1, offset, width)
                 raw = self.inner.read([f], times, [z], (rows[0], r1), (c0, c_end), backend)
                 out[i, :, k, : r1 - rows[0], : c1 - cols[0]] = bidi.apply_offset_strip(

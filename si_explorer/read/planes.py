@@ -523,6 +523,12 @@ def _read_descriptions(descriptor, offsets: list, lengths: list, on_rows) -> np.
         pread = os.pread
 
         def block(window, offsets, lengths):
+            if min(offsets) >= 0 and min(lengths) >= window:
+                # Every slot holds the whole window (ScanImage's fixed-size slots): a bare
+                # list of reads, joined once, unless the file ended early.
+                rows = [pread(descriptor, window, o) for o in offsets]
+                if all(len(r) == window for r in rows):
+                    return b"".join(rows)
             return b"".join(
                 pread(descriptor, min(window, length), o).ljust(window, b"\0")
                 if o >= 0

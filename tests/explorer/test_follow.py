@@ -134,7 +134,9 @@ def test_follow_mode_tracks_a_writer_thread(growing):
             try:
                 while not append.done():
                     append(rng.randrange(1, 6000))
-                    time.sleep(0.01)
+                    # About 1.5 s of acquisition: several polls see it grow even on a busy
+                    # machine, where one poll (refresh, resize, redraw) can take 100 ms.
+                    time.sleep(0.03)
             except BaseException as exc:  # noqa: BLE001 - reported by the test
                 errors.append(exc)
 
