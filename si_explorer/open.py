@@ -217,10 +217,11 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
 
     Parameters
     ----------
-    source : path, glob or list of paths, or URLs
-        One file, or the files of one acquisition (``..._00001.tif``, ``..._00002.tif``),
-        concatenated along time. A URL (``https://``, ``s3://``, any fsspec protocol) is read
-        by ranged requests through fsspec; a glob of URLs expands through fsspec.
+    source : str, os.PathLike, or a list of them
+        One file, a glob, or the files of one acquisition (``..._00001.tif``,
+        ``..._00002.tif``), concatenated along time. A URL (``https://``, ``s3://``, any
+        fsspec protocol) is read by ranged requests through fsspec; a glob of URLs expands
+        through fsspec.
     channel : int
         Index into the saved channels (``stack.channels``) for colour channels.
     lbm : bool or None
@@ -244,9 +245,38 @@ def open(  # noqa: A001 - the package's entry point mirrors the builtin on purpo
         fsspec options of URL sources (credentials, ``endpoint_url``, ``headers``...), plus
         ``connect_timeout`` and ``read_timeout`` in seconds (10 and 30 by default).
 
+    Returns
+    -------
+    Stack
+        Lazy: no pixel is read until it is indexed. Every complete time point is served; what
+        a file that ends part-way leaves out is named in a :class:`TruncatedFileWarning` and
+        kept in ``stack.warnings``.
+
+    Raises
+    ------
+    SourceNotFoundError
+        No such file, no file matches the glob, or the numbered files are not consecutive.
+    NotATiffError
+        A directory, an empty file, or not a TIFF.
+    CorruptTiffError
+        A broken TIFF structure.
+    TruncatedFileError
+        The file ends before its first complete page.
+    LayoutError
+        A stated layout does not fit the file, or a file before the last one is incomplete.
+    MetadataError
+        The ScanImage metadata is unreadable or contradicts the file.
+    SIExplorerError
+        Any other problem with the source or an argument (a missing channel, an unusable
+        backend, a URL without the remote extra).
+
+    Examples
+    --------
     >>> import si_explorer                                   # doctest: +SKIP
     >>> stack = si_explorer.open("rec_00001_00001.tif")      # doctest: +SKIP
     >>> stack.shape, stack.dims                              # doctest: +SKIP
+    >>> stack = si_explorer.open("rec_00001_*.tif", chunks="volume", bidi="auto")  # doctest: +SKIP
+    >>> stack = si_explorer.open("https://example.org/rec.tif")  # doctest: +SKIP
     """
     stack = _open(source, channel, lbm, layout, chunks, backend, mosaic, progress, storage_options)
     return stack if bidi is None else stack.with_options(bidi=bidi)

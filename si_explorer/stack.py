@@ -221,6 +221,22 @@ class Stack:
 
         Cheap: file indexes and metadata are shared, nothing is re-read (except the sampled
         frames an "auto" estimate averages).
+
+        Args:
+            channel: index into ``stack.channels``; None keeps this stack's.
+            chunks: ``"page"``, ``"volume"``, ``"frames:k"`` or 5 sizes; None keeps this stack's.
+            backend: ``"auto"``, ``"pread"``, ``"mmap"`` or ``"tifffile"``; None keeps it.
+            bidi: None (raw pixels), ``"auto"``, ``"auto-x"``, a number or an array of offsets
+                per (field, z); left out, keeps this stack's correction.
+
+        Returns:
+            A new :class:`Stack`; this one is unchanged.
+
+        Raises:
+            SIExplorerError: a channel that does not exist, or a backend that cannot read
+                these pages.
+
+        >>> raw = stack.with_options(bidi=None, chunks="volume")   # doctest: +SKIP
         """
         planes = self._planes if bidi is KEEP else self._planes.uncorrected()
         if channel is not None and channel != self.channel:
@@ -438,6 +454,21 @@ class Stack:
 
         Reads only the pixel (or the ROI's rows) of each page, never whole planes.
 
+        Args:
+            y, x: the pixel (row, column) within the field; give these or ``roi``.
+            roi: ``(y0, y1, x0, x1)``, half-open bounds of a rectangle whose mean is taken.
+            field: the field (multi-ROI) index.
+            z: the plane.
+            t: the time points, a slice or an index array (all by default).
+            progress: show a progress bar (None: only beyond 200,000 time points).
+
+        Returns:
+            A 1-D numpy array, one value per time point: the stack's dtype for a pixel,
+            float64 for a ROI mean.
+
+        Raises:
+            StackIndexError: a pixel, ROI, field or plane outside the stack.
+
         >>> stack.timeseries(100, 200, field=0, z=3)          # doctest: +SKIP
         >>> stack.timeseries(roi=(90, 110, 190, 210), z=3)    # doctest: +SKIP
         """
@@ -572,6 +603,9 @@ class Stack:
 
         Stacks and dask arrays made before keep their shape and keep working.
 
+        Returns:
+            The number of time points added.
+
         >>> stack.refresh()      # doctest: +SKIP
         """
         grown = self._planes.grown()
@@ -611,6 +645,17 @@ class Stack:
         Returns numpy without the reduced dims (a tuple for a tuple of stats); see
         :func:`si_explorer.ops.project`.
 
+        Args:
+            stat: ``"max"``, ``"min"``, ``"mean"`` or ``"std"``, or a tuple of them (computed in
+                the same pass over the file).
+            axis: a dim name (``"time"``, ``"z"``...) or a tuple of them.
+            progress: show a progress bar (None: only when the pass takes long).
+            chunks: read blocks for the pass (None: whole volumes, up to about 32 MB).
+
+        Returns:
+            A numpy array (float64 for ``"mean"`` and ``"std"``, the stack's dtype otherwise),
+            or a tuple of them.
+
         >>> stack.project("max").shape                    # (field, z, y, x)  # doctest: +SKIP
         >>> mean, mip = stack.project(("mean", "max"), progress=True)         # doctest: +SKIP
         """
@@ -619,6 +664,16 @@ class Stack:
     def to_references(self, path) -> dict:
         """Write kerchunk references (JSON, "version 1") presenting this stack's raw pages as
         Virtual Zarr (see :mod:`si_explorer.references`); returns them.
+
+        Args:
+            path: the JSON file to write.
+
+        Returns:
+            The references as a dict (``"version": 1``, ``"refs"``).
+
+        Raises:
+            LayoutError: a mosaic, a bidirectional correction, or compressed or tiled pages,
+                which no byte range can express.
 
         >>> stack.to_references("rec.json")                                  # doctest: +SKIP
         >>> m = fsspec.get_mapper("reference://", fo="rec.json")             # doctest: +SKIP
@@ -641,6 +696,27 @@ class Stack:
     ):
         """Write a selection to OME-Zarr 0.5 (see :func:`si_explorer.export.to_zarr`).
 
+        Block by block, never the whole selection in memory; the source is never written to.
+
+        Args:
+            path: the ``.ome.zarr`` folder to write.
+            selection: ints and slices over ``(field, time, z, y, x)``; None for everything.
+            chunks: Zarr chunk sizes by dim name (``{"time": 8}``); missing dims default to
+                one plane per chunk.
+            shard_mb: group chunks into shards (files) of about this many MB; None or 0
+                writes one file per chunk.
+            compress: compress the chunks.
+            overwrite: replace an existing target.
+            progress: show a progress bar (None: only when it takes long).
+
+        Returns:
+            The path of the written store.
+
+        Raises:
+            TargetExistsError: the target exists and ``overwrite`` is False.
+            SourceOverwriteError: the target is (or contains) a source file.
+            StackIndexError: a selection outside the stack.
+
         >>> stack.to_zarr("part.ome.zarr", selection=(0, slice(0, 100)))     # doctest: +SKIP
         """
         return export.to_zarr(
@@ -656,6 +732,21 @@ class Stack:
 
     def to_tiff(self, path, *, selection=None, overwrite=False, progress=None, bigtiff=None):
         """Write a selection to an OME-TIFF (see :func:`si_explorer.export.to_tiff`).
+
+        Args:
+            path: the ``.ome.tif`` file to write.
+            selection: ints and slices over ``(field, time, z, y, x)``; None for everything.
+            overwrite: replace an existing target.
+            progress: show a progress bar (None: only when it takes long).
+            bigtiff: write a BigTIFF (None: when the data needs it).
+
+        Returns:
+            The path of the written file.
+
+        Raises:
+            TargetExistsError: the target exists and ``overwrite`` is False.
+            SourceOverwriteError: the target is the source file.
+            StackIndexError: a selection outside the stack.
 
         >>> stack.to_tiff("part.ome.tif", selection=(0, slice(0, 100)))      # doctest: +SKIP
         """

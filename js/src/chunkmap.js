@@ -16,6 +16,8 @@ const LOOK = {
   reading: { color: "#e6550d", name: "being read" },
 };
 const COLORS = CHUNK_STATES.map((s) => LOOK[s].color);
+/** Outline of the time blocks holding a time point right after dropped frames. */
+const GAP_COLOR = "#d62728";
 
 export class ChunkMap {
   /**
@@ -33,6 +35,8 @@ export class ChunkMap {
     this.rows = 0;
     this.cols = 0;
     this.bin = 1;
+    /** Columns whose time blocks follow dropped frames. @type {number[]} */
+    this.gaps = [];
     /** @type {[number, number] | null} */
     this.current = null;
     legend.replaceChildren();
@@ -41,13 +45,27 @@ export class ChunkMap {
       sw.style.background = LOOK[state].color;
       legend.append(sw, LOOK[state].name);
     }
+    const gap = document.createElement("span");
+    gap.style.background = "transparent";
+    gap.style.outline = `2px dashed ${GAP_COLOR}`;
+    gap.style.outlineOffset = "-2px";
+    /** The legend's entry for gaps, shown when there are any. */
+    this.gapKey = document.createElement("span");
+    this.gapKey.dataset.role = "chunk-gap-key";
+    this.gapKey.className = "six-gap-key";
+    this.gapKey.append(gap, "after dropped frames");
+    this.gapKey.hidden = true;
+    legend.append(this.gapKey);
   }
 
   /**
    * Replace the grid (rows = z blocks, cols = time blocks binned by `bin`).
-   * @param {DataView} buffer @param {number} rows @param {number} cols @param {number} bin
+   * `gaps`: columns whose time blocks hold a time point right after dropped frames.
+   * @param {DataView} buffer @param {number} rows @param {number} cols @param {number} bin @param {number[]} [gaps]
    */
-  setGrid(buffer, rows, cols, bin) {
+  setGrid(buffer, rows, cols, bin, gaps = []) {
+    this.gaps = gaps.filter((c) => c >= 0 && c < cols);
+    this.gapKey.hidden = this.gaps.length === 0;
     this.grid = new Uint8Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + rows * cols));
     this.rows = rows;
     this.cols = cols;
@@ -83,6 +101,13 @@ export class ChunkMap {
         ctx.fillRect(k * cw, r * ch, Math.max(cw - (cw > 3 ? 1 : 0), 1), Math.max(ch - (ch > 3 ? 1 : 0), 1));
       }
     }
+    if (this.gaps.length) {
+      ctx.strokeStyle = GAP_COLOR;
+      ctx.lineWidth = 2;
+      ctx.setLineDash([3, 2]);
+      for (const k of this.gaps) ctx.strokeRect(k * cw + 1, 1, Math.max(cw - 2, 1), c.height - 2);
+      ctx.setLineDash([]);
+    }
     if (this.current) {
       const [tb, zb] = this.current;
       ctx.strokeStyle = "#000";
@@ -92,7 +117,9 @@ export class ChunkMap {
     const binText = this.bin > 1 ? ` (${this.bin} time blocks per column)` : "";
     this.text.textContent =
       `${this.cols} × ${this.rows} chunks${binText} · ` +
-      `cached ${counts[CACHED]} · read ${counts[READ]} · reading ${counts[READING]}`;
+      `cached ${counts[CACHED]} · read ${counts[READ]} · reading ${counts[READING]}` +
+      (this.gaps.length ? ` · ${this.gaps.length} after dropped frames` : "");
+    this.root.dataset.gaps = this.gaps.join(",");
     this.root.dataset.cached = String(counts[CACHED]);
     this.root.dataset.reading = String(counts[READING]);
   }

@@ -1,6 +1,6 @@
 // Building the widget's DOM. Every element tests or users may automate carries a data-role.
 
-import { BACKENDS } from "./protocol.js";
+import { BACKENDS, BIDI_MODES } from "./protocol.js";
 import { CSS } from "./style.js";
 
 /**
@@ -114,6 +114,28 @@ export function buildDom(el, colormaps) {
     h("label", {}, ["cache MB", cacheMb]), h("label", {}, ["prefetch", prefetch]),
   ]);
 
+  // Acquisition timeline: aux trigger ticks on the trace (shown when the file has triggers).
+  const auxToggle = h("input", { type: "checkbox", "data-role": "aux-toggle" });
+  const auxLabel = h("label", { title: "aux trigger times as ticks on the trace" }, [auxToggle, "aux triggers"]);
+  auxLabel.hidden = true;
+  const timelineNote = h("span", { class: "six-dim", "data-role": "timeline-note" });
+  const timelineRow = h("div", { class: "six-row" }, [auxLabel, timelineNote]);
+
+  // Bidirectional scan-phase correction.
+  const bidiMode = select("bidi-mode", [...BIDI_MODES]);
+  bidiMode.title = "bidirectional scan-phase correction";
+  const bidiOffset = h("input", {
+    type: "number", step: "0.05", min: "-64", max: "64", class: "six-num", "data-role": "bidi-offset",
+    title: "odd-row offset in pixels of this field and plane (typing one applies it everywhere: manual)",
+  });
+  const bidiCompare = h("input", { type: "checkbox", "data-role": "bidi-compare" });
+  const bidiCompareLabel = h("label", { title: "before/after: show the raw plane while checked" }, [bidiCompare, "raw"]);
+  const bidiEstimate = h("button", { "data-role": "bidi-estimate", text: "estimate", title: "estimate this field and plane's offset from the frames around the time shown" });
+  const bidiStatus = h("span", { class: "six-dim six-mono", "data-role": "bidi-status" });
+  const bidiRow = h("div", { class: "six-row", "data-role": "bidi" }, [
+    h("label", {}, ["bidi", bidiMode]), h("label", {}, ["px", bidiOffset]), bidiCompareLabel, bidiEstimate, bidiStatus,
+  ]);
+
   const timingText = h("div", { class: "six-mono", "data-role": "timing-text" });
   const timingChart = h("canvas", { width: "420", height: "60", "data-role": "timing-chart" });
   const timing = h("div", { class: "six-panel", "data-role": "timing" }, [
@@ -128,7 +150,7 @@ export function buildDom(el, colormaps) {
   ]);
 
   const traceStatus = h("div", { class: "six-mono", "data-role": "trace-status" });
-  main.append(title, error, stage, sliders, playRow, displayRow, viewRow, chunking, timing, chunkMap, traceStatus);
+  main.append(title, error, stage, sliders, playRow, displayRow, viewRow, bidiRow, chunking, timing, chunkMap, timelineRow, traceStatus);
 
   const traceImage = h("img", { class: "six-trace-img", "data-role": "trace-image", alt: "trace" });
   const traceMarker = h("div", { class: "six-trace-marker", "data-role": "trace-marker" });
@@ -143,6 +165,7 @@ export function buildDom(el, colormaps) {
     channel, channelLabel, colormap, vmin, vmax, auto, zoomIn, zoomOut, zoom, pan, reset, clear,
     scheme, backend, cacheMb, prefetch, timing, timingText, timingChart, chunkMap, chunkCanvas,
     legend, chunkText, traceStatus, traceBox, traceImage, traceMarker,
+    auxToggle, auxLabel, timelineNote, bidiMode, bidiOffset, bidiCompare, bidiCompareLabel, bidiEstimate, bidiStatus,
   };
 }
 

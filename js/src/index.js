@@ -54,7 +54,7 @@ function render({ model, el }) {
   const options = new Options({ model, dom, listeners, view, send });
   options.syncFollow();
   const errors = new ErrorBar(dom, listeners, () => options.syncAll());
-  listeners.onModel("msg:custom", messageHandler({ dom, view, chunks, timing, tracker, sliders, errors }));
+  listeners.onModel("msg:custom", messageHandler({ dom, view, chunks, timing, tracker, sliders, errors, options }));
 
   sliders.syncRanges();
   syncFileNote();

@@ -47,6 +47,7 @@ export class ErrorBar {
  * @property {import("./requests.js").RequestTracker} tracker
  * @property {import("./sliders.js").Sliders} sliders
  * @property {ErrorBar} errors
+ * @property {import("./options.js").Options} [options]
  */
 
 /**
@@ -82,7 +83,7 @@ export function messageHandler(parts) {
  * Draw a plane, settle the requests it answers, and update what depends on it.
  * @param {Parts} parts @param {import("./types.js").PlaneMessage} msg @param {DataView[]} buffers
  */
-function onPlane({ dom, view, chunks, timing, tracker, sliders, errors }, msg, buffers) {
+function onPlane({ dom, view, chunks, timing, tracker, sliders, errors, options }, msg, buffers) {
   const t0 = performance.now();
   let data;
   try {
@@ -108,8 +109,9 @@ function onPlane({ dom, view, chunks, timing, tracker, sliders, errors }, msg, b
   const total = tracker.answered(msg.id, seen, now);
   timing.record(msg.timing, total, now - t0, where);
   if (msg.chunk_map && buffers[1]) {
-    chunks.setGrid(buffers[1], msg.chunk_map.rows, msg.chunk_map.cols, msg.chunk_map.bin);
+    chunks.setGrid(buffers[1], msg.chunk_map.rows, msg.chunk_map.cols, msg.chunk_map.bin, msg.chunk_map.gaps || []);
   }
   if (msg.block) chunks.setCurrent(msg.block[0], msg.block[1]);
+  if (options) options.planeShown(msg.field, msg.z);
   sliders.planeDrawn();
 }

@@ -1,5 +1,6 @@
 // Display options and settings: colormap and contrast (applied locally at once, then told to
-// Python), zoom and pan, the ROI outline, channel, chunking, cache, prefetch, fps and follow.
+// Python), zoom and pan, the ROI outline, channel, chunking, cache, prefetch, fps and follow,
+// bidirectional correction and the timeline's aux trigger ticks.
 // Python's traits are the truth: a rejected value is replaced by Python's one (syncAll).
 
 export class Options {
@@ -83,6 +84,73 @@ export class Options {
     for (const key of ["channels", "channel", "chunk_scheme", "backend", "cache_mb", "prefetch"]) {
       onModel(`change:${key}`, () => this.syncOptions());
     }
+
+    // -- bidirectional correction: applied by Python (it may estimate first; bidi_status) --
+    /** The field and z of the plane shown, whose offset the number box shows. */
+    this.shown = { field: 0, z: 0 };
+    onDom(dom.bidiMode, "change", () => {
+      dom.bidiStatus.textContent = dom.bidiMode.value.startsWith("auto") ? "bidi: estimating…" : "";
+      config("bidi", dom.bidiMode.value);
+    });
+    onDom(dom.bidiOffset, "change", () => {
+      const v = Number(dom.bidiOffset.value);
+      if (!Number.isFinite(v) || dom.bidiOffset.value === "") return;
+      config("bidi_manual", v);
+      // A typed offset is a manual one, for every field and plane.
+      if (dom.bidiMode.value !== "manual") {
+        dom.bidiMode.value = "manual";
+        config("bidi", "manual");
+      }
+    });
+    onDom(dom.bidiCompare, "change", () => config("bidi_compare", dom.bidiCompare.checked));
+    onDom(dom.bidiEstimate, "click", () => {
+      dom.bidiStatus.textContent = "bidi: estimating…";
+      send({ type: "bidi_estimate" });
+    });
+    for (const key of ["bidi", "bidi_manual", "bidi_offsets", "bidi_compare", "bidi_status"]) {
+      onModel(`change:${key}`, () => this.syncBidi());
+    }
+
+    // -- timeline: aux trigger ticks on the trace --
+    onDom(dom.auxToggle, "change", () => config("show_aux", dom.auxToggle.checked));
+    for (const key of ["aux_count", "show_aux", "timeline_note"]) {
+      onModel(`change:${key}`, () => this.syncTimeline());
+    }
+  }
+
+  /** The plane shown changed: the offset box shows that field and plane's offset. @param {number} field @param {number} z */
+  planeShown(field, z) {
+    if (field === this.shown.field && z === this.shown.z) return;
+    this.shown = { field, z };
+    this.syncBidiOffset();
+  }
+
+  syncBidi() {
+    const { dom, model } = this;
+    dom.bidiMode.value = model.get("bidi") || "off";
+    dom.bidiCompare.checked = Boolean(model.get("bidi_compare"));
+    dom.bidiCompare.disabled = !(model.get("bidi_offsets") || []).length;
+    dom.bidiStatus.textContent = model.get("bidi_status") || "";
+    this.syncBidiOffset();
+  }
+
+  syncBidiOffset() {
+    const { dom, model } = this;
+    if (document.activeElement === dom.bidiOffset) return; // being typed in
+    const offsets = /** @type {number[][]} */ (model.get("bidi_offsets") || []);
+    const here = offsets[this.shown.field]?.[this.shown.z];
+    const value = typeof here === "number" ? here : Number(model.get("bidi_manual") || 0);
+    dom.bidiOffset.value = String(Math.round(value * 1000) / 1000);
+    dom.root.dataset.bidiOffset = typeof here === "number" ? String(here) : "";
+  }
+
+  syncTimeline() {
+    const { dom, model } = this;
+    const count = Number(model.get("aux_count") || 0);
+    dom.auxLabel.hidden = count === 0;
+    dom.auxLabel.title = `${count} aux trigger times as ticks on the trace`;
+    dom.auxToggle.checked = Boolean(model.get("show_aux"));
+    dom.timelineNote.textContent = model.get("timeline_note") || "";
   }
 
   display() {
@@ -124,6 +192,8 @@ export class Options {
   syncAll() {
     this.syncOptions();
     this.syncDisplayInputs();
+    this.syncBidi();
+    this.syncTimeline();
   }
 }
 

@@ -6,12 +6,16 @@
 export const FROM_PYTHON = /** @type {const} */ (["plane", "error", "reading", "trace"]);
 
 /** Message types this front end sends (messages.INCOMING). */
-export const TO_PYTHON = /** @type {const} */ (["request", "drawn", "roi", "clear_roi", "auto_contrast", "trace_click", "config"]);
+export const TO_PYTHON = /** @type {const} */ (["request", "drawn", "roi", "clear_roi", "auto_contrast", "trace_click", "config", "bidi_estimate"]);
 
 /** Widget settings a `config` message may change (the keys of messages.SETTINGS). */
 export const SETTING_KEYS = /** @type {const} */ ([
   "channel", "chunk_scheme", "backend", "cache_mb", "prefetch", "colormap", "vmin", "vmax", "playing", "fps", "follow",
+  "show_aux", "bidi", "bidi_manual", "bidi_compare",
 ]);
+
+/** Bidirectional correction modes of the `bidi` setting (messages.BIDI_MODES). */
+export const BIDI_MODES = /** @type {const} */ (["off", "auto", "auto-x", "manual"]);
 
 /** Reader backends (messages.BACKENDS). */
 export const BACKENDS = /** @type {const} */ (["pread", "mmap", "tifffile"]);

@@ -43,6 +43,8 @@ export const CSS = `
   padding: 3px 6px; margin: 3px 0; font-size: 11px; }
 .six-legend span { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px;
   vertical-align: middle; border: 1px solid #999; }
+.six-legend span.six-gap-key { display: inline; width: auto; height: auto; margin: 0; border: none; }
+.six-legend span.six-gap-key span { margin-left: 8px; }
 .six-trace { position: relative; display: inline-block; line-height: 0; }
 .six-trace-img { display: block; width: 442px; max-width: 100%; cursor: pointer; }
 .six-trace-marker { position: absolute; width: 0; border-left: 1.5px solid #d62728;

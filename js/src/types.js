@@ -102,6 +102,8 @@
 
 /** @typedef {{ type: "clear_roi" }} ClearRoiMessage */
 /** @typedef {{ type: "auto_contrast" }} AutoContrastMessage */
+/** Re-estimate the bidi offset of the field and z shown from the frames around the time shown. */
+/** @typedef {{ type: "bidi_estimate" }} BidiEstimateMessage */
 
 /**
  * A click on the trace picture at x-axis value `x` (frames, or seconds with time stamps).
@@ -118,7 +120,7 @@
  * @property {unknown} value
  */
 
-/** @typedef {RequestMessage | DrawnMessage | RoiMessage | ClearRoiMessage | AutoContrastMessage | TraceClickMessage | ConfigMessage} ToPython */
+/** @typedef {RequestMessage | DrawnMessage | RoiMessage | ClearRoiMessage | AutoContrastMessage | TraceClickMessage | ConfigMessage | BidiEstimateMessage} ToPython */
 
 // -- Python -> browser (messages.OUTGOING) ---------------------------------------------------
 
@@ -139,7 +141,8 @@
  * @property {string} dtype  numpy dtype name, little-endian
  * @property {PlaneTiming} timing
  * @property {[number, number]} block  the (time block, z block) holding the plane
- * @property {{ rows: number, cols: number, bin: number }} [chunk_map]
+ * @property {{ rows: number, cols: number, bin: number, gaps?: number[] }} [chunk_map]  `gaps`:
+ *   the columns whose time blocks follow dropped frames (only when there are any)
  */
 
 /**

@@ -28,9 +28,19 @@ from .timing import PlaneTiming, TimingLog
 DIRECT_READ_BYTES = 64 * 2**20
 
 
+def bidi_key(stack) -> tuple | None:
+    """The bidirectional correction a stack applies (None: raw pixels): corrected and raw
+    blocks, or blocks corrected by other offsets, are different data."""
+    offsets = getattr(getattr(stack, "plane_source", None), "offsets", None)
+    if offsets is None or getattr(stack, "bidi_offset", None) is None:
+        return None
+    offsets = np.asarray(offsets)
+    return (offsets.shape, offsets.tobytes())
+
+
 def config_key(stack) -> tuple:
     """What makes two stacks' blocks interchangeable: the data and how it is cut into blocks."""
-    return (stack.channel, repr(stack.chunk_scheme), stack.backend)
+    return (stack.channel, repr(stack.chunk_scheme), stack.backend, bidi_key(stack))
 
 
 @dataclass

@@ -36,10 +36,31 @@ class PlaneEncoder:
     def __init__(self, controller: PlaneController, seconds: np.ndarray | None):
         self._controller = controller
         self.seconds = seconds
+        #: The stack's timeline once read (:mod:`.timeline_view`): frame timestamps for the
+        #: plane's seconds, and the time points after dropped frames for the chunk map.
+        self.timeline = None
         self._map_sent: tuple | None = None
 
     def forget_map(self) -> None:
         self._map_sent = None
+
+    def plane_seconds(self, t: int, z: int) -> float | None:
+        view = self.timeline
+        if view is not None and view.stamps is not None and t < len(view.stamps):
+            return round(float(view.stamps[t, min(z, view.stamps.shape[1] - 1)]), 6)
+        seconds = self.seconds
+        if seconds is None or t >= len(seconds):
+            return None
+        return round(float(seconds[t]), 6)
+
+    def gap_columns(self, stack, field: int, bin_: int) -> list[int]:
+        """Chunk map columns whose time blocks hold a time point that follows dropped frames."""
+        view = self.timeline
+        if view is None:
+            return []
+        n = stack.shape[1]
+        cols = {stack.block_of(field, int(t), 0)[1] // bin_ for t in view.gaps if t < n}
+        return sorted(int(c) for c in cols)
 
     def plane(self, result: PlaneResult) -> tuple[dict, list[memoryview]]:
         """The ``plane`` message and its buffers: pixels, then the chunk map grid if sent."""
@@ -49,14 +70,18 @@ class PlaneEncoder:
         timings = controller.timings
         read_p50, read_p95 = timings.recent_percentiles("read_ms", reads_only=True)
         stack = controller.stack
-        seconds = self.seconds
         buffers = [memoryview(plane).cast("B")]
         chunk_map = None
         state = (result.config, req.field, controller.chunk_map.version)
         if state != self._map_sent:
             n_tb, n_zb = controller.grid_shape(stack)
             grid, bin_ = controller.chunk_map.snapshot(result.config, req.field, n_tb, n_zb)
-            chunk_map = (grid.shape[0], grid.shape[1], bin_)
+            chunk_map = (
+                grid.shape[0],
+                grid.shape[1],
+                bin_,
+                self.gap_columns(stack, req.field, bin_),
+            )
             buffers.append(memoryview(grid).cast("B"))
             self._map_sent = state
         _, bt, bz, _, _ = stack.block_of(req.field, req.time, req.z)
@@ -66,7 +91,7 @@ class PlaneEncoder:
             field=req.field,
             time=req.time,
             z=req.z,
-            seconds=None if seconds is None else round(float(seconds[req.time]), 6),
+            seconds=self.plane_seconds(req.time, req.z),
             height=int(plane.shape[0]),
             width=int(plane.shape[1]),
             padded=(stack.shape[3], stack.shape[4]),

@@ -19,8 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-COLORMAPS = ("gray", "viridis", "magma", "inferno", "plasma", "cividis")
+#: The read backends the explorer offers: those of si_explorer.read.pages (tests/explorer/
+#: test_schema.py checks that they agree; this module imports nothing from the package).
 BACKENDS = ("pread", "mmap", "tifffile")
+
+COLORMAPS = ("gray", "viridis", "magma", "inferno", "plasma", "cividis")
+#: Bidirectional correction modes of the ``bidi`` setting ("off": raw pixels; "manual": the
+#: ``bidi_manual`` offset in pixels for every field and z).
+BIDI_MODES = ("off", "auto", "auto-x", "manual")
+#: The largest manual bidi offset accepted, in pixels.
+BIDI_MAX_PX = 64.0
 
 
 class BadMessage(ValueError):
@@ -73,6 +81,11 @@ class AutoContrast:
 
 
 @dataclass(frozen=True)
+class BidiEstimate:
+    """Re-estimate the bidi offset of the field and z shown from the frames around the time."""
+
+
+@dataclass(frozen=True)
 class TraceClick:
     """A click on the trace image at axis value ``x`` (frames, or seconds with timestamps)."""
 
@@ -117,6 +130,17 @@ SETTINGS: dict[str, Setting] = {
         float, lambda v: None if 0 < v <= 240 else f"fps must be in (0, 240], got {v!r}"
     ),
     "follow": Setting(bool),
+    "show_aux": Setting(bool),
+    "bidi": Setting(str, _one_of("bidi", BIDI_MODES)),
+    "bidi_manual": Setting(
+        float,
+        lambda v: (
+            None
+            if abs(v) <= BIDI_MAX_PX
+            else f"bidi_manual must be within ±{BIDI_MAX_PX:g} pixels, got {v!r}"
+        ),
+    ),
+    "bidi_compare": Setting(bool),
 }
 
 
@@ -224,6 +248,7 @@ _PARSERS: dict[str, Callable[[dict, tuple, Any], object]] = {
     "auto_contrast": lambda c, *_: AutoContrast(),
     "trace_click": lambda c, *_: TraceClick(_number(c.get("x"), "x")),
     "config": _parse_config,
+    "bidi_estimate": lambda c, *_: BidiEstimate(),
 }
 INCOMING: tuple[str, ...] = tuple(_PARSERS)
 
@@ -269,7 +294,7 @@ def plane_message(
     dtype: str,
     timing: dict,
     block: tuple[int, int],
-    chunk_map: tuple[int, int, int] | None = None,
+    chunk_map: tuple[int, int, int] | tuple[int, int, int, list[int]] | None = None,
 ) -> dict:
     """A plane; its pixels travel as the first binary buffer, a chunk map grid as the second.
 
@@ -277,7 +302,8 @@ def plane_message(
     :attr:`PlaneRequest.seen`). ``padded``: the (height, width) every field is padded to in the
     stack; the browser shows the rest as padding, so fields of different sizes keep their true
     proportions. ``block``: the (time block, z block) the plane lies in. ``chunk_map``: (rows,
-    cols, bin) of the grid buffer, only when the map changed since the last plane.
+    cols, bin[, gaps]) of the grid buffer, only when the map changed since the last plane;
+    ``gaps``: the columns whose time blocks follow dropped frames (sent when there are any).
     """
     content = {
         "type": "plane",
@@ -295,8 +321,11 @@ def plane_message(
         "block": [int(block[0]), int(block[1])],
     }
     if chunk_map is not None:
-        rows, cols, bin_ = chunk_map
+        rows, cols, bin_, *rest = chunk_map
         content["chunk_map"] = {"rows": int(rows), "cols": int(cols), "bin": int(bin_)}
+        gaps = rest[0] if rest else []
+        if gaps:
+            content["chunk_map"]["gaps"] = [int(c) for c in gaps]
     return content
 
 

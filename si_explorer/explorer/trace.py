@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .latest import LatestWins
+from .timeline_view import LABEL_INDEX, LABEL_NOMINAL
 
 #: Aim for slices that take about this long, so progress is visible but overhead is small.
 SLICE_TARGET_S = 0.08
@@ -30,6 +31,8 @@ MIN_SLICE, MAX_SLICE = 16, 8192
 #: Time -> axis value knots sent to the browser for the image fallback's marker; interpolating
 #: between this many points is exact for frames and within a pixel for real timestamps.
 MAX_KNOTS = 512
+#: Colours of the aux trigger ticks, by trigger channel (0..3).
+AUX_COLORS = ("#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ def read_slice(stack, job: TraceJob, t: slice) -> np.ndarray:
 class TraceLoader:
     """Reads traces slice by slice on a background thread; the newest job cancels older ones.
 
-    Callbacks run on the loader thread: ``on_start(job, n, t_from, time_seconds)``,
+    Callbacks run on the loader thread: ``on_start(job, n, t_from, time_seconds)`` (returns
+    the time point to read from: ``t_from``, or 0 when the values before it are not there),
     ``on_slice(job, t0, values)``, ``on_done(job)``, ``on_error(job, exc)``. A job started
     with ``t_from > 0`` reads only the time points from there on: a trace extended after the
     file grew.
@@ -84,7 +88,7 @@ class TraceLoader:
         # The stack may have grown since the job was submitted (follow mode refreshes on its
         # own thread): the job covers the time points there are now, and says so.
         n = stack.shape[1]
-        self._on_start(job, n, t0, stack.time_seconds)
+        t0 = self._on_start(job, n, t0, stack.time_seconds)
         size = MIN_SLICE
         while t0 < n:
             if not current(generation):
@@ -147,7 +151,12 @@ class TraceFigure:
         # Shown with a trace only (it moves with time only then), and never baked into a PNG,
         # where it would be stale by the next slider step: the browser draws that one.
         self.marker.set_visible(False)
-        self.ax.set_xlabel("time (s)" if self.seconds else "frame")
+        self.ax.set_xlabel(LABEL_NOMINAL if self.seconds else LABEL_INDEX)
+        #: Dashed lines at the time points after dropped frames, and aux trigger ticks (one
+        #: collection per trigger channel), drawn by :meth:`set_events`.
+        self.gap_lines = None
+        self.aux_ticks: dict[int, object] = {}
+        self.aux_shown = False
         self.ax.set_ylabel("value")
         self.ax.set_title("click the plane to select a pixel, drag for a ROI", fontsize=9)
         self._fit_x()
@@ -182,6 +191,63 @@ class TraceFigure:
             self.line.set_data(self.x, self.y)
             self._fit_x()
         self.redraw()
+
+    def set_axis(self, x: np.ndarray, label: str, redraw: bool = True) -> None:
+        """Replace the time axis (timestamps arrived, another z, a grown file); the values read
+        so far stay where the length allows."""
+        with self.lock:
+            x = np.asarray(x, float)
+            y = np.full(len(x), np.nan)
+            keep = min(len(x), len(self.y))
+            y[:keep] = self.y[:keep]
+            marker = self.marker.get_xdata()
+            t = self.time_index(float(np.ravel(marker)[0])) if len(self.x) else 0
+            self.x, self.y = x, y
+            self.seconds = label != LABEL_INDEX
+            self.line.set_data(self.x, self.y)
+            self.ax.set_xlabel(label)
+            if len(self.x):
+                self.marker.set_xdata([self.x[min(t, len(self.x) - 1)]])
+            self._fit_x()
+        if redraw:
+            self.redraw()
+
+    def set_events(self, gaps: np.ndarray, aux: dict, redraw: bool = True) -> None:
+        """Draw dashed lines at ``gaps`` (axis values after dropped frames) and a tick at the
+        bottom of the axes for each aux trigger time (``aux``: trigger channel -> axis
+        values), shown only while :attr:`aux_shown`."""
+        with self.lock:
+            ylim = self.ax.get_ylim()
+            if self.gap_lines is not None:
+                self.gap_lines.remove()
+                self.gap_lines = None
+            for ticks in self.aux_ticks.values():
+                ticks.remove()
+            self.aux_ticks = {}
+            along = self.ax.get_xaxis_transform()  # x in data, y in axes fractions
+            if len(gaps):
+                self.gap_lines = self.ax.vlines(
+                    gaps, 0, 1, transform=along, colors="#7f7f7f", linestyles="dashed", lw=1
+                )
+                self.gap_lines.set_label("dropped frames")
+            for k, times in sorted(aux.items()):
+                ticks = self.ax.vlines(
+                    times, 0, 0.08, transform=along, colors=AUX_COLORS[k % len(AUX_COLORS)], lw=1.5
+                )
+                ticks.set_label(f"aux trigger {k}")
+                ticks.set_visible(self.aux_shown)
+                self.aux_ticks[k] = ticks
+            self.ax.set_ylim(ylim)
+        if redraw:
+            self.redraw()
+
+    def show_aux(self, shown: bool, redraw: bool = True) -> None:
+        with self.lock:
+            self.aux_shown = bool(shown)
+            for ticks in self.aux_ticks.values():
+                ticks.set_visible(self.aux_shown)
+        if redraw:
+            self.redraw()
 
     def _time_axis(self, n_times: int, time_seconds: np.ndarray | None) -> np.ndarray:
         if self.seconds and time_seconds is not None and len(time_seconds) == n_times:

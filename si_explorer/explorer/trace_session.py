@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .messages import trace_message
+from .timeline_view import TimelineView, events_on_axis, time_axis
 from .trace import TraceFigure, TraceJob, TraceLoader
 
 #: While playing, the trace marker (a full ipympl redraw on the kernel's main thread) is moved at
@@ -66,6 +67,11 @@ class TraceSession:
         self._time_shown = time_shown
         self._publish_png = publish_png
         self.figure = TraceFigure(mode, n_times, seconds, on_click_time=on_click_time)
+        #: The stack's timeline (None until read, or without frame headers), the nominal
+        #: seconds and the z whose time axis is shown.
+        self.timeline: TimelineView | None = None
+        self._nominal = seconds
+        self._z = 0
         #: The trace read so far (NaN where not read yet), or None without a selection.
         self.values: np.ndarray | None = None
         #: Set once the current trace is read to the end.
@@ -90,13 +96,18 @@ class TraceSession:
         """Read the trace of ``roi`` in (field, z) from the start; replaces one being read."""
         self._active = True
         self.done.clear()
+        self._nominal = stack.time_seconds
+        if z != self._z:
+            self._z = z
+            self.apply_axis(stack.shape[1], redraw=False)
         self._loader.start(stack, trace_job(roi, field, z))
 
     def grew(self, stack, roi: tuple, field: int, z: int, old_n: int) -> None:
         """The stack grew from ``old_n`` time points: the figure gets the new time axis and a
         selected trace reads the new time points only, or again from the start while its
         first read was still running (that job is replaced)."""
-        self.figure.resize(stack.shape[1], stack.time_seconds)
+        self._nominal = stack.time_seconds
+        self.apply_axis(stack.shape[1])
         if not roi:
             return
         t_from = old_n if self.done.is_set() else 0
@@ -111,6 +122,30 @@ class TraceSession:
         self.values = None
         self.figure.clear()
         self.refresh_png(force=True)
+
+    def set_timeline(self, view: TimelineView | None) -> None:
+        """The stack's timeline was read (at open, or again after the file grew)."""
+        self.timeline = view
+        self.apply_axis(len(self.figure.y))
+        self.refresh_png(force=True)
+
+    def set_z(self, z: int) -> None:
+        """Another plane: its own timestamps are the time axis."""
+        if z != self._z:
+            self._z = z
+            self.apply_axis(len(self.figure.y))
+            self.refresh_png(force=True)
+
+    def show_aux(self, shown: bool) -> None:
+        self.figure.show_aux(shown)
+        self.refresh_png(force=True)
+
+    def apply_axis(self, n: int, redraw: bool = True) -> None:
+        """Time axis, dropped-frame lines and aux ticks for ``n`` time points of the z shown."""
+        x, label = time_axis(self.timeline, self._z, n, self._nominal)
+        gaps, aux = events_on_axis(self.timeline, self._z, x)
+        self.figure.set_axis(x, label, redraw=False)
+        self.figure.set_events(gaps, aux, redraw=redraw)
 
     def time_index(self, x: float) -> int:
         return self.figure.time_index(x)
@@ -155,22 +190,27 @@ class TraceSession:
 
     # -- loader thread ------------------------------------------------------------------------
 
-    def _started(self, job: TraceJob, n: int, t_from: int, seconds) -> None:
+    def _started(self, job: TraceJob, n: int, t_from: int, seconds) -> int:
         if len(self.figure.y) != n:
             # The file grew after this job was submitted, before grew() resized the figure.
-            self.figure.resize(n, seconds)
+            self._nominal = seconds
+            self.apply_axis(n, redraw=False)
         values = np.full(n, np.nan)
         old = self.values
-        if t_from and old is not None and len(old) >= t_from:
+        if t_from and old is not None and len(old) >= t_from and np.isfinite(old[:t_from]).all():
             # Extended after the file grew: the values read before stay.
             values[:t_from] = old[:t_from]
         else:
+            # A new trace, or an extension whose earlier values a replaced job never finished
+            # reading (jobs end on another thread than the one that replaces them): from 0.
+            t_from = 0
             # The marker only moves with the time slider; a new trace starts it at the time
             # shown.
             self.figure.set_marker(self._time_shown(), redraw=False)
             self.figure.begin(trace_label(job))
         self.values = values
         self._send(trace_message("reading", t_from, n))
+        return t_from
 
     def _slice(self, job: TraceJob, t0: int, values: np.ndarray) -> None:
         self.values[t0 : t0 + len(values)] = values
@@ -181,6 +221,8 @@ class TraceSession:
 
     def _finished(self, job: TraceJob) -> None:
         n = len(self.values)
+        if not np.isfinite(self.values).all():
+            return  # a replaced job ended first: the job that replaced it is still reading
         self.done.set()
         self.refresh_png(force=True)
         self._send(trace_message("done", n, n))

@@ -27,15 +27,18 @@ import ipywidgets
 import numpy as np
 import traitlets as t
 
+from .. import bidi as bidi_math
 from ..open import open as open_stack
 from .contrast import auto_window
 from .controller import PlaneController, PlaneResult
 from .encoder import PlaneEncoder
 from .follow import Follower
+from .latest import LatestWins
 from .messages import (
     SETTINGS,
     AutoContrast,
     BadMessage,
+    BidiEstimate,
     Config,
     Drawn,
     PlaneRequest,
@@ -45,6 +48,7 @@ from .messages import (
     error_message,
     parse_message,
 )
+from .timeline_view import TimelineView, read_timeline
 from .trace_session import TraceSession
 
 STATIC = pathlib.Path(__file__).parent / "static"
@@ -91,6 +95,47 @@ def _check_follow_interval(seconds: float) -> float:
     if not 0.05 <= seconds <= 3600:
         raise t.TraitError(f"follow_interval must be 0.05..3600 seconds, got {seconds!r}")
     return float(seconds)
+
+
+#: Frames averaged for an on-demand bidi estimate: the ones centred on the time shown.
+BIDI_SAMPLE_FRAMES = 32
+#: Frames read per step of that average (the status shows the progress between steps).
+BIDI_READ_STEP = 8
+
+
+def _bidi_mode(stack) -> str:
+    if getattr(stack, "bidi_offset", None) is None:
+        return "off"
+    mode = getattr(stack.plane_source, "mode", "manual")
+    return mode if mode in ("auto", "auto-x") else "manual"
+
+
+def _offsets_list(stack) -> list:
+    offsets = getattr(stack, "bidi_offset", None)
+    return [] if offsets is None else np.round(np.asarray(offsets, float), 3).tolist()
+
+
+def _offsets_text(offsets) -> str:
+    values = np.asarray(offsets, float)
+    lo, hi = float(values.min()), float(values.max())
+    return f"{lo:+.2f} px" if hi - lo < 0.005 else f"{lo:+.2f}..{hi:+.2f} px"
+
+
+def _timeline_note(view: TimelineView | None) -> str:
+    if view is None:
+        return ""
+    parts = ["time from frame timestamps" if view.stamps is not None else "nominal frame times"]
+    if view.dropped:
+        shown = ", ".join(str(d) for d in view.dropped[:5]) + (
+            " …" if len(view.dropped) > 5 else ""
+        )
+        s = "s" if len(view.dropped) > 1 else ""
+        parts.append(f"{len(view.dropped)} dropped frame{s} ({shown})")
+    if view.aux_count:
+        parts.append(f"{view.aux_count} aux triggers")
+    if view.note:
+        parts.append(view.note)
+    return " · ".join(parts)
 
 
 def _file_note(stack) -> str:
@@ -156,6 +201,18 @@ class Explorer(anywidget.AnyWidget):
     # -- a file still being acquired: poll for new time points every follow_interval seconds --
     follow = t.Bool(False).tag(sync=True)
 
+    # -- acquisition timeline (frame headers, read in the background after opening) --
+    aux_count = t.Int(0).tag(sync=True)  # aux trigger events in the recording
+    show_aux = t.Bool(False).tag(sync=True)  # draw them as ticks on the trace
+    timeline_note = t.Unicode("").tag(sync=True)  # time source, dropped frames, triggers
+
+    # -- bidirectional scan-phase correction --
+    bidi = t.Unicode("off").tag(sync=True)  # off, auto, auto-x or manual
+    bidi_manual = t.Float(0.0).tag(sync=True)  # pixels, applied to every (field, z) in manual
+    bidi_compare = t.Bool(False).tag(sync=True)  # show the raw plane (before/after)
+    bidi_offsets = t.List().tag(sync=True)  # [field][z] offsets applied; [] when raw
+    bidi_status = t.Unicode("").tag(sync=True)  # estimation progress and result
+
     # -- trace fallback (only used when ipympl cannot render) --
     trace_mode = t.Unicode("ipympl").tag(sync=True)
     trace_png = t.Bytes(b"").tag(sync=True)
@@ -206,7 +263,10 @@ class Explorer(anywidget.AnyWidget):
             prefetch=prefetch,
             trace_mode=mode,
             file_note=_file_note(stack),
+            bidi=_bidi_mode(stack),
+            bidi_offsets=_offsets_list(stack),
         )
+        self._bidi_quiet = False
         self.errors: list[str] = []
         self._accepting = False  # True while applying a front-end request (no re-request)
         self._box = None
@@ -237,9 +297,24 @@ class Explorer(anywidget.AnyWidget):
         )
         self._browser_seen = 0  # newest browser request id received
         self._follower = Follower(self._poll_growth, follow_interval)
+        # Bidi switches and estimates read frames: never on the kernel's main thread.
+        self._bidi_worker: LatestWins[tuple] = LatestWins(
+            self._bidi_run, name="si-explorer-bidi", on_error=self._bidi_failed
+        )
+        # The timeline reads every frame header: the explorer opens without waiting for it.
+        self.timeline: TimelineView | None = None
+        self._timeline_worker: LatestWins[object] = LatestWins(
+            self._timeline_run,
+            name="si-explorer-timeline",
+            on_error=lambda _stack, exc: self._show_error(
+                f"reading the frame headers failed: {type(exc).__name__}: {exc}"
+            ),
+        )
         self.on_msg(self._on_custom_msg)
         self._ready = True
         self.follow = follow
+        if hasattr(stack, "timeline"):
+            self._timeline_worker.submit(stack)
 
     # -- public Python API --------------------------------------------------------------------
 
@@ -268,8 +343,20 @@ class Explorer(anywidget.AnyWidget):
         self._follower.interval = _check_follow_interval(seconds)
 
     def wait(self, timeout: float = 30.0) -> bool:
-        """Block until the requested plane and trace are served (scripts and tests)."""
-        return self.controller.wait_idle(timeout) and self._trace.wait_idle(timeout)
+        """Block until the requested plane and trace are served, and the timeline read and a
+        bidi switch applied (scripts and tests)."""
+        end = time.monotonic() + timeout
+        for worker in (self._timeline_worker, self._bidi_worker):
+            if not worker.wait_idle(max(0.0, end - time.monotonic())):
+                return False
+        left = max(0.0, end - time.monotonic())
+        return self.controller.wait_idle(left) and self._trace.wait_idle(left)
+
+    def estimate_bidi(self) -> None:
+        """Estimate the bidi offset of the field and z shown from the frames around the time
+        shown (:data:`BIDI_SAMPLE_FRAMES`) and apply it there, keeping the other offsets; in
+        the background (``wait()`` waits for it), with progress in :attr:`bidi_status`."""
+        self._bidi_worker.submit(("estimate", self.field, self.time, self.z))
 
     def timings(self) -> list[dict]:
         """One record per plane shown: blocks read, bytes, read ms, server ms, drawn ms."""
@@ -309,6 +396,8 @@ class Explorer(anywidget.AnyWidget):
             stack = self._stack
             n = stack.shape[1]
             self._encoder.seconds = stack.time_seconds
+            if self.bidi_compare:
+                self.controller.set_stack(self._served_stack())
             self.controller.stack_grew()
             self._encoder.forget_map()
             at_end = self.time == old - 1
@@ -322,6 +411,9 @@ class Explorer(anywidget.AnyWidget):
                 self.time = n - 1
             else:
                 self._request_current()  # the chunk map and status show the new length
+            # The new time points' headers (the stack dropped its timeline on refresh).
+            if hasattr(stack, "timeline"):
+                self._timeline_worker.submit(stack)
             return added
 
     def close(self) -> None:
@@ -330,6 +422,10 @@ class Explorer(anywidget.AnyWidget):
         follower = getattr(self, "_follower", None)
         if follower is not None:
             follower.stop()
+        for part in ("_bidi_worker", "_timeline_worker"):
+            worker = getattr(self, part, None)
+            if worker is not None:
+                worker.close(join=False)
         for part in ("controller", "_trace", "_box"):
             obj = getattr(self, part, None)
             if obj is not None:
@@ -420,6 +516,8 @@ class Explorer(anywidget.AnyWidget):
             self.roi = ()
         elif change["name"] in ("field", "z") and self.roi:
             self._start_trace()
+        if change["name"] == "z":
+            self._trace.set_z(self.z)
         if change["name"] == "time":
             self._trace.move_marker(self.time)
         if not self._accepting:
@@ -436,7 +534,7 @@ class Explorer(anywidget.AnyWidget):
         else:
             stack = self._stack.with_options(backend=change["new"])
         self._stack = stack
-        self.controller.set_stack(stack)
+        self.controller.set_stack(self._served_stack())
         self._encoder.forget_map()
         if change["name"] == "channel":
             if self.roi:
@@ -444,6 +542,29 @@ class Explorer(anywidget.AnyWidget):
             # Channels differ in brightness: the old window could show the new one all black.
             threading.Thread(target=self._auto_contrast_bg, daemon=True).start()
         self._request_current()
+
+    @t.observe("bidi", "bidi_manual")
+    def _bidi_changed(self, change):
+        if not self._ready or self._bidi_quiet:
+            return
+        if change["name"] == "bidi_manual" and self.bidi != "manual":
+            return  # remembered for when manual is chosen
+        self._bidi_worker.submit(("mode", self.bidi, self.bidi_manual))
+
+    @t.observe("bidi_compare")
+    def _compare_changed(self, change):
+        if not self._ready:
+            return
+        with self._aux_lock:
+            self.controller.set_stack(self._served_stack())
+            self._encoder.forget_map()
+            self._request_current()
+
+    @t.observe("show_aux")
+    def _show_aux_changed(self, change):
+        if not self._ready:
+            return
+        self._trace.show_aux(self.show_aux)
 
     @t.observe("cache_mb")
     def _cache_changed(self, change):
@@ -481,6 +602,13 @@ class Explorer(anywidget.AnyWidget):
         except Exception as exc:  # noqa: BLE001 - shown; following stops instead of repeating it
             self._show_error(f"follow: {type(exc).__name__}: {exc}; following stopped")
             self.follow = False
+
+    def _served_stack(self):
+        """The stack planes are served from: the raw one while comparing before/after."""
+        stack = self._stack
+        if self.bidi_compare and getattr(stack, "bidi_offset", None) is not None:
+            return stack.with_options(bidi=None)
+        return stack
 
     def _start_trace(self) -> None:
         self._trace.start(self._stack, self.roi, self.field, self.z)
@@ -530,6 +658,8 @@ class Explorer(anywidget.AnyWidget):
             setattr(self, msg.key, msg.value)
         elif isinstance(msg, TraceClick):
             self.time = self._trace.time_index(msg.x)
+        elif isinstance(msg, BidiEstimate):
+            self.estimate_bidi()
 
     def _accept_position(self, f: int, t: int, z: int) -> None:
         """Mirror the browser's slider position in the traits without echoing it back.
@@ -580,3 +710,105 @@ class Explorer(anywidget.AnyWidget):
 
     def _trace_clicked(self, t_index: int) -> None:
         self.time = t_index
+
+    # -- background work: the timeline and bidi correction (their own threads) ----------------
+
+    def _timeline_run(self, stack, generation: int) -> None:
+        view = read_timeline(stack)
+        if not self._timeline_worker.is_current(generation):
+            return  # the file grew meanwhile: the newer read replaces this one
+        with self._aux_lock:
+            self.timeline = view
+            self._encoder.timeline = view
+            self._trace.set_timeline(view)
+            self.aux_count = 0 if view is None else view.aux_count
+            self.timeline_note = _timeline_note(view)
+            if view is not None and len(view.gaps):
+                # The chunk map outlines the time blocks after dropped frames: send it again.
+                self._encoder.forget_map()
+                self._request_current()
+
+    def _set_bidi_quietly(self, **traits) -> None:
+        """Show what was applied in the bidi traits without applying it again."""
+        self._bidi_quiet = True
+        try:
+            for name, value in traits.items():
+                setattr(self, name, value)
+        finally:
+            self._bidi_quiet = False
+
+    def _bidi_run(self, job: tuple, generation: int) -> None:
+        if job[0] == "estimate":
+            _, f, t_shown, z = job
+            offsets, status, manual = self._estimate_here(f, t_shown, z, generation)
+            if offsets is None:
+                self.bidi_status = status
+                return
+        else:
+            _, mode, manual = job
+            if mode == "off":
+                offsets, status = None, "bidi: off (raw pixels)"
+            elif mode == "manual":
+                offsets, status = float(manual), f"bidi manual: {manual:+.2f} px"
+            else:
+                self.bidi_status = f"bidi {mode}: estimating from sampled frames …"
+                estimated = self._stack.with_options(bidi=mode)
+                offsets = estimated.plane_source.offsets
+                status = f"bidi {mode}: {_offsets_text(estimated.bidi_offset)}"
+        if not self._bidi_worker.is_current(generation):
+            return
+        with self._aux_lock:
+            # Applied to the stack shown now (its channel, chunks and backend), as offsets:
+            # nothing is estimated twice.
+            stack = self._stack.with_options(bidi=offsets)
+            self._stack = stack
+            self.controller.set_stack(self._served_stack())
+            self._encoder.forget_map()
+            if self.roi:
+                self._start_trace()
+            traits = {"bidi_offsets": _offsets_list(stack)}
+            if job[0] == "estimate":
+                traits.update(bidi="manual", bidi_manual=manual)
+            self._set_bidi_quietly(**traits)
+            self.bidi_status = status
+            self._request_current()
+
+    def _estimate_here(self, f: int, t_shown: int, z: int, generation: int):
+        """(offsets with (f, z) re-estimated, status, the new offset) or (None, why, None)."""
+        raw = self._stack.with_options(bidi=None)
+        n = raw.shape[1]
+        if n == 0:
+            return None, "bidi: no frames to estimate from yet", None
+        k = min(BIDI_SAMPLE_FRAMES, n)
+        t0 = max(0, min(n - k, t_shown - k // 2))
+        h, w = raw.field_shapes[f]
+        total = np.zeros((h, w), np.float64)
+        for start in range(t0, t0 + k, BIDI_READ_STEP):
+            stop = min(t0 + k, start + BIDI_READ_STEP)
+            self.bidi_status = (
+                f"bidi: reading frames {start - t0}/{k} (time {t0}..{t0 + k - 1}) of "
+                f"field {f} · z {z} …"
+            )
+            if not self._bidi_worker.is_current(generation):
+                return None, "bidi: estimate superseded", None
+            part = np.asarray(raw[f, start:stop, z], np.float64)
+            total += part.reshape(-1, *part.shape[-2:])[:, :h, :w].sum(axis=0)
+        self.bidi_status = f"bidi: estimating field {f} · z {z} …"
+        row0 = raw.plane_source.field_page_rows()[f]
+        # An unreliable estimate also warns (BidiWarning); the status says why.
+        est = bidi_math.estimate_offset(total / k, row0=row0)
+        where = f"field {f} · z {z} (time {t0}..{t0 + k - 1})"
+        if not est.reliable:
+            return None, f"bidi: {where}: no reliable estimate ({est.reason}); kept", None
+        current = getattr(self._stack.plane_source, "offsets", None)
+        F, _, Z = self._stack.shape[:3]
+        offsets = np.zeros((F, Z)) if current is None else np.array(current, float)
+        offsets[f, z] = est.offset  # a per-column curve becomes flat there
+        stderr = "" if not np.isfinite(est.stderr) else f" ±{est.stderr:.2f}"
+        status = f"bidi: {where}: {est.offset:+.2f}{stderr} px"
+        return offsets, status, round(float(est.offset), 3)
+
+    def _bidi_failed(self, job: tuple, exc: BaseException) -> None:
+        self._set_bidi_quietly(bidi=_bidi_mode(self._stack))
+        self.bidi_status = f"bidi failed: {type(exc).__name__}: {exc}"
+        self._show_error(f"bidi: {type(exc).__name__}: {exc}")

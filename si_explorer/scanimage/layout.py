@@ -97,6 +97,22 @@ class Layout:
     :func:`layout_from_metadata`, :meth:`check` and :meth:`with_page_shape`; it is needed
     only to give whole-page fields a window and is ignored when comparing layouts.
 
+    Attributes:
+        fields: fields on pages of their own (multi-ROI fields that are strips of a page
+            are ``rois`` instead).
+        frames: time points; None to derive them from the page count.
+        planes: kept z positions per volume.
+        channels: saved channels per frame (the beams, for Light Beads Microscopy).
+        order: page axes from outermost to innermost, letters of ``"tzrfc"``.
+        frames_per_slice: saved frames per z position (consecutive time points).
+        flyback: flyback frames per volume, saved after the planes and never addressed.
+        rois: the fields as strips of every page (:class:`Roi`), or ``()``.
+        lbm: the saved channels are z planes (Light Beads Microscopy).
+        page_shape: ``(rows, columns)`` of the pages, or None until known.
+
+    Pass a layout to :func:`si_explorer.open` (``layout=``) when the metadata is missing or
+    wrong; it is checked against the file's page count.
+
     >>> layout = Layout(fields=4, frames=1730, planes=30, order="tfz")
     >>> int(layout.page_numbers(f=1, t=2, z=3)) == (2 * 4 + 1) * 30 + 3
     True

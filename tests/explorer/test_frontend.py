@@ -488,3 +488,96 @@ def test_follow_checkbox_and_a_growing_time_axis(page):
     assert page.locator('[data-role="time-slider-number"]').get_attribute("max") == str(n + 24)
     page.evaluate("window.model.set('follow', false)")
     assert not box.is_checked()
+
+
+def test_bidi_controls_send_settings_and_show_the_offset_of_the_plane_shown(page):
+    mode = page.locator('[data-role="bidi-mode"]')
+    offset = page.locator('[data-role="bidi-offset"]')
+    assert mode.input_value() == "off"
+    mode.select_option("auto")
+    assert sent(page, "config")[-1] == {"type": "config", "key": "bidi", "value": "auto"}
+    assert "estimating" in page.locator('[data-role="bidi-status"]').text_content()
+    # Python applied it: the status and the offsets estimated per (field, z) arrive as traits.
+    page.evaluate(
+        """() => {
+          const m = window.model;
+          m.set('bidi', 'auto');
+          m.set('bidi_offsets', [[0.5, 1.25, 2.0], [-0.75, 0.1, 0.2]]);
+          m.set('bidi_status', 'bidi auto: -0.75..+2.00 px');
+        }"""
+    )
+    assert page.locator('[data-role="bidi-status"]').text_content() == "bidi auto: -0.75..+2.00 px"
+    assert offset.input_value() == "0.5"  # field 0, z 0
+    page.evaluate("deliverPlane(1, 0, 2, -1)")
+    assert offset.input_value() == "0.2"  # the field and z of the plane shown
+    # A typed offset is a manual one.
+    offset.fill("1.5")
+    offset.dispatch_event("change")
+    assert sent(page, "config")[-2:] == [
+        {"type": "config", "key": "bidi_manual", "value": 1.5},
+        {"type": "config", "key": "bidi", "value": "manual"},
+    ]
+    assert mode.input_value() == "manual"
+    # Before/after and re-estimate.
+    compare = page.locator('[data-role="bidi-compare"]')
+    assert compare.is_enabled()
+    compare.check()
+    assert sent(page, "config")[-1] == {"type": "config", "key": "bidi_compare", "value": True}
+    page.locator('[data-role="bidi-estimate"]').click()
+    assert sent(page)[-1] == {"type": "bidi_estimate"}
+    # Off again (from Python): nothing to compare with.
+    page.evaluate("window.model.set('bidi', 'off'); window.model.set('bidi_offsets', [])")
+    assert mode.input_value() == "off" and compare.is_disabled()
+
+
+def test_float32_planes_are_drawn_with_the_contrast_window(page):
+    page.evaluate(
+        """() => {
+          const values = new Float32Array(8 * 10);
+          for (let i = 0; i < values.length; i++) values[i] = i * 0.5 + 0.25;
+          window.model.deliver({
+            type: "plane", id: -1, seen: 0, field: 0, time: 0, z: 0, height: 8, width: 10,
+            dtype: "float32", block: [0, 0],
+            timing: { cache: "hit", blocks: [], bytes: 320, read_ms: 0, server_ms: 1,
+                      read_p50: null, read_p95: null, hit_rate: 1, cache_bytes: 0 },
+          }, [values.buffer]);
+          window.model.set('vmin', 0); window.model.set('vmax', 40);
+        }"""
+    )
+    for y, x in [(0, 0), (3, 7), (7, 9)]:
+        v = (y * 10 + x) * 0.5 + 0.25
+        g = gray(v, 0, 40)
+        assert page.evaluate(f"pixel({x}, {y})")[:3] == pytest.approx([g, g, g], abs=1), (y, x)
+
+
+def test_aux_toggle_shows_with_triggers_and_tells_python(page):
+    toggle = page.locator('[data-role="aux-toggle"]')
+    assert toggle.is_hidden()  # no triggers in the file
+    page.evaluate(
+        """() => {
+          window.model.set('aux_count', 14);
+          window.model.set('timeline_note', 'time from frame timestamps · 1 dropped frame (6)');
+        }"""
+    )
+    assert toggle.is_visible() and not toggle.is_checked()
+    toggle.check()
+    assert sent(page, "config")[-1] == {"type": "config", "key": "show_aux", "value": True}
+    note = page.locator('[data-role="timeline-note"]').text_content()
+    assert "1 dropped frame" in note
+
+
+def test_chunk_map_outlines_the_time_blocks_after_dropped_frames(page):
+    cmap = page.locator('[data-role="chunk-map"]')
+    key = page.locator('[data-role="chunk-gap-key"]')
+    page.evaluate("deliverPlane(0, 0, 0, 1)")
+    assert cmap.get_attribute("data-gaps") == "" and key.is_hidden()
+    page.evaluate(
+        "deliverPlane(0, 1, 0, 2, 8, 10, {chunk_map: {rows: 3, cols: 12, bin: 1, gaps: [4]}})"
+    )
+    assert cmap.get_attribute("data-gaps") == "4" and key.is_visible()
+    assert "1 after dropped frames" in cmap.text_content()
+    # Column 4 of 12 on a 420-pixel canvas: its left edge is drawn red, its neighbours are not.
+    left = [page.evaluate(f"pixel(141, {y}, 'chunk-canvas')") for y in range(2, 58)]
+    assert any(p[0] > 180 and p[1] < 90 for p in left)
+    other = [page.evaluate(f"pixel(106, {y}, 'chunk-canvas')") for y in range(2, 58)]
+    assert not any(p[0] > 180 and p[1] < 90 for p in other)

@@ -90,3 +90,10 @@ def test_chunk_state_order_agrees(js):
     assert js["chunk_states"] == list(CHUNK_STATES)
     names = [CHUNK_STATES[code] for code in (NEVER, READ, CACHED, READING)]
     assert names == ["never", "read", "cached", "reading"]
+
+
+def test_backends_agree_with_the_read_stage(js):
+    from si_explorer.read.pages import BACKENDS as READ_BACKENDS
+
+    assert BACKENDS == READ_BACKENDS
+    assert tuple(js["backends"]) == READ_BACKENDS

@@ -8,6 +8,7 @@ var LOOK = {
   reading: { color: "#e6550d", name: "being read" }
 };
 var COLORS = CHUNK_STATES.map((s) => LOOK[s].color);
+var GAP_COLOR = "#d62728";
 var ChunkMap = class {
   /**
    * @param {HTMLElement} root
@@ -23,6 +24,7 @@ var ChunkMap = class {
     this.rows = 0;
     this.cols = 0;
     this.bin = 1;
+    this.gaps = [];
     this.current = null;
     legend.replaceChildren();
     for (const state of CHUNK_STATES) {
@@ -30,12 +32,25 @@ var ChunkMap = class {
       sw.style.background = LOOK[state].color;
       legend.append(sw, LOOK[state].name);
     }
+    const gap = document.createElement("span");
+    gap.style.background = "transparent";
+    gap.style.outline = `2px dashed ${GAP_COLOR}`;
+    gap.style.outlineOffset = "-2px";
+    this.gapKey = document.createElement("span");
+    this.gapKey.dataset.role = "chunk-gap-key";
+    this.gapKey.className = "six-gap-key";
+    this.gapKey.append(gap, "after dropped frames");
+    this.gapKey.hidden = true;
+    legend.append(this.gapKey);
   }
   /**
    * Replace the grid (rows = z blocks, cols = time blocks binned by `bin`).
-   * @param {DataView} buffer @param {number} rows @param {number} cols @param {number} bin
+   * `gaps`: columns whose time blocks hold a time point right after dropped frames.
+   * @param {DataView} buffer @param {number} rows @param {number} cols @param {number} bin @param {number[]} [gaps]
    */
-  setGrid(buffer, rows, cols, bin) {
+  setGrid(buffer, rows, cols, bin, gaps = []) {
+    this.gaps = gaps.filter((c) => c >= 0 && c < cols);
+    this.gapKey.hidden = this.gaps.length === 0;
     this.grid = new Uint8Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + rows * cols));
     this.rows = rows;
     this.cols = cols;
@@ -71,6 +86,13 @@ var ChunkMap = class {
         ctx.fillRect(k * cw, r * ch, Math.max(cw - (cw > 3 ? 1 : 0), 1), Math.max(ch - (ch > 3 ? 1 : 0), 1));
       }
     }
+    if (this.gaps.length) {
+      ctx.strokeStyle = GAP_COLOR;
+      ctx.lineWidth = 2;
+      ctx.setLineDash([3, 2]);
+      for (const k of this.gaps) ctx.strokeRect(k * cw + 1, 1, Math.max(cw - 2, 1), c.height - 2);
+      ctx.setLineDash([]);
+    }
     if (this.current) {
       const [tb, zb] = this.current;
       ctx.strokeStyle = "#000";
@@ -78,13 +100,18 @@ var ChunkMap = class {
       ctx.strokeRect(Math.floor(tb / this.bin) * cw, zb * ch, Math.max(cw, 2), Math.max(ch, 2));
     }
     const binText = this.bin > 1 ? ` (${this.bin} time blocks per column)` : "";
-    this.text.textContent = `${this.cols} \xD7 ${this.rows} chunks${binText} \xB7 cached ${counts[CACHED]} \xB7 read ${counts[READ]} \xB7 reading ${counts[READING]}`;
+    this.text.textContent = `${this.cols} \xD7 ${this.rows} chunks${binText} \xB7 cached ${counts[CACHED]} \xB7 read ${counts[READ]} \xB7 reading ${counts[READING]}` + (this.gaps.length ? ` \xB7 ${this.gaps.length} after dropped frames` : "");
+    this.root.dataset.gaps = this.gaps.join(",");
     this.root.dataset.cached = String(counts[CACHED]);
     this.root.dataset.reading = String(counts[READING]);
   }
 };
 
 // src/protocol.js
+var BIDI_MODES = (
+  /** @type {const} */
+  ["off", "auto", "auto-x", "manual"]
+);
 var BACKENDS = (
   /** @type {const} */
   ["pread", "mmap", "tifffile"]
@@ -132,6 +159,8 @@ var CSS = `
   padding: 3px 6px; margin: 3px 0; font-size: 11px; }
 .six-legend span { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px;
   vertical-align: middle; border: 1px solid #999; }
+.six-legend span.six-gap-key { display: inline; width: auto; height: auto; margin: 0; border: none; }
+.six-legend span.six-gap-key span { margin-left: 8px; }
 .six-trace { position: relative; display: inline-block; line-height: 0; }
 .six-trace-img { display: block; width: 442px; max-width: 100%; cursor: pointer; }
 .six-trace-marker { position: absolute; width: 0; border-left: 1.5px solid #d62728;
@@ -218,6 +247,33 @@ function buildDom(el, colormaps) {
     h("label", {}, ["cache MB", cacheMb]),
     h("label", {}, ["prefetch", prefetch])
   ]);
+  const auxToggle = h("input", { type: "checkbox", "data-role": "aux-toggle" });
+  const auxLabel = h("label", { title: "aux trigger times as ticks on the trace" }, [auxToggle, "aux triggers"]);
+  auxLabel.hidden = true;
+  const timelineNote = h("span", { class: "six-dim", "data-role": "timeline-note" });
+  const timelineRow = h("div", { class: "six-row" }, [auxLabel, timelineNote]);
+  const bidiMode = select("bidi-mode", [...BIDI_MODES]);
+  bidiMode.title = "bidirectional scan-phase correction";
+  const bidiOffset = h("input", {
+    type: "number",
+    step: "0.05",
+    min: "-64",
+    max: "64",
+    class: "six-num",
+    "data-role": "bidi-offset",
+    title: "odd-row offset in pixels of this field and plane (typing one applies it everywhere: manual)"
+  });
+  const bidiCompare = h("input", { type: "checkbox", "data-role": "bidi-compare" });
+  const bidiCompareLabel = h("label", { title: "before/after: show the raw plane while checked" }, [bidiCompare, "raw"]);
+  const bidiEstimate = h("button", { "data-role": "bidi-estimate", text: "estimate", title: "estimate this field and plane's offset from the frames around the time shown" });
+  const bidiStatus = h("span", { class: "six-dim six-mono", "data-role": "bidi-status" });
+  const bidiRow = h("div", { class: "six-row", "data-role": "bidi" }, [
+    h("label", {}, ["bidi", bidiMode]),
+    h("label", {}, ["px", bidiOffset]),
+    bidiCompareLabel,
+    bidiEstimate,
+    bidiStatus
+  ]);
   const timingText = h("div", { class: "six-mono", "data-role": "timing-text" });
   const timingChart = h("canvas", { width: "420", height: "60", "data-role": "timing-chart" });
   const timing = h("div", { class: "six-panel", "data-role": "timing" }, [
@@ -235,7 +291,7 @@ function buildDom(el, colormaps) {
     chunkText
   ]);
   const traceStatus = h("div", { class: "six-mono", "data-role": "trace-status" });
-  main.append(title, error, stage, sliders, playRow, displayRow, viewRow, chunking, timing, chunkMap, traceStatus);
+  main.append(title, error, stage, sliders, playRow, displayRow, viewRow, bidiRow, chunking, timing, chunkMap, timelineRow, traceStatus);
   const traceImage = h("img", { class: "six-trace-img", "data-role": "trace-image", alt: "trace" });
   const traceMarker = h("div", { class: "six-trace-marker", "data-role": "trace-marker" });
   const traceBox = h("div", { class: "six-trace", "data-role": "trace" }, [traceImage, traceMarker]);
@@ -286,7 +342,16 @@ function buildDom(el, colormaps) {
     traceStatus,
     traceBox,
     traceImage,
-    traceMarker
+    traceMarker,
+    auxToggle,
+    auxLabel,
+    timelineNote,
+    bidiMode,
+    bidiOffset,
+    bidiCompare,
+    bidiCompareLabel,
+    bidiEstimate,
+    bidiStatus
   };
 }
 
@@ -449,7 +514,7 @@ function messageHandler(parts) {
     ](msg, buffers);
   };
 }
-function onPlane({ dom, view, chunks, timing, tracker, sliders, errors }, msg, buffers) {
+function onPlane({ dom, view, chunks, timing, tracker, sliders, errors, options }, msg, buffers) {
   const t0 = performance.now();
   let data;
   try {
@@ -474,9 +539,10 @@ function onPlane({ dom, view, chunks, timing, tracker, sliders, errors }, msg, b
   const total = tracker.answered(msg.id, seen, now);
   timing.record(msg.timing, total, now - t0, where);
   if (msg.chunk_map && buffers[1]) {
-    chunks.setGrid(buffers[1], msg.chunk_map.rows, msg.chunk_map.cols, msg.chunk_map.bin);
+    chunks.setGrid(buffers[1], msg.chunk_map.rows, msg.chunk_map.cols, msg.chunk_map.bin, msg.chunk_map.gaps || []);
   }
   if (msg.block) chunks.setCurrent(msg.block[0], msg.block[1]);
+  if (options) options.planeShown(msg.field, msg.z);
   sliders.planeDrawn();
 }
 
@@ -554,6 +620,66 @@ var Options = class {
     for (const key of ["channels", "channel", "chunk_scheme", "backend", "cache_mb", "prefetch"]) {
       onModel(`change:${key}`, () => this.syncOptions());
     }
+    this.shown = { field: 0, z: 0 };
+    onDom(dom.bidiMode, "change", () => {
+      dom.bidiStatus.textContent = dom.bidiMode.value.startsWith("auto") ? "bidi: estimating\u2026" : "";
+      config("bidi", dom.bidiMode.value);
+    });
+    onDom(dom.bidiOffset, "change", () => {
+      const v = Number(dom.bidiOffset.value);
+      if (!Number.isFinite(v) || dom.bidiOffset.value === "") return;
+      config("bidi_manual", v);
+      if (dom.bidiMode.value !== "manual") {
+        dom.bidiMode.value = "manual";
+        config("bidi", "manual");
+      }
+    });
+    onDom(dom.bidiCompare, "change", () => config("bidi_compare", dom.bidiCompare.checked));
+    onDom(dom.bidiEstimate, "click", () => {
+      dom.bidiStatus.textContent = "bidi: estimating\u2026";
+      send({ type: "bidi_estimate" });
+    });
+    for (const key of ["bidi", "bidi_manual", "bidi_offsets", "bidi_compare", "bidi_status"]) {
+      onModel(`change:${key}`, () => this.syncBidi());
+    }
+    onDom(dom.auxToggle, "change", () => config("show_aux", dom.auxToggle.checked));
+    for (const key of ["aux_count", "show_aux", "timeline_note"]) {
+      onModel(`change:${key}`, () => this.syncTimeline());
+    }
+  }
+  /** The plane shown changed: the offset box shows that field and plane's offset. @param {number} field @param {number} z */
+  planeShown(field, z) {
+    if (field === this.shown.field && z === this.shown.z) return;
+    this.shown = { field, z };
+    this.syncBidiOffset();
+  }
+  syncBidi() {
+    const { dom, model } = this;
+    dom.bidiMode.value = model.get("bidi") || "off";
+    dom.bidiCompare.checked = Boolean(model.get("bidi_compare"));
+    dom.bidiCompare.disabled = !(model.get("bidi_offsets") || []).length;
+    dom.bidiStatus.textContent = model.get("bidi_status") || "";
+    this.syncBidiOffset();
+  }
+  syncBidiOffset() {
+    const { dom, model } = this;
+    if (document.activeElement === dom.bidiOffset) return;
+    const offsets = (
+      /** @type {number[][]} */
+      model.get("bidi_offsets") || []
+    );
+    const here = offsets[this.shown.field]?.[this.shown.z];
+    const value = typeof here === "number" ? here : Number(model.get("bidi_manual") || 0);
+    dom.bidiOffset.value = String(Math.round(value * 1e3) / 1e3);
+    dom.root.dataset.bidiOffset = typeof here === "number" ? String(here) : "";
+  }
+  syncTimeline() {
+    const { dom, model } = this;
+    const count = Number(model.get("aux_count") || 0);
+    dom.auxLabel.hidden = count === 0;
+    dom.auxLabel.title = `${count} aux trigger times as ticks on the trace`;
+    dom.auxToggle.checked = Boolean(model.get("show_aux"));
+    dom.timelineNote.textContent = model.get("timeline_note") || "";
   }
   display() {
     this.view.setDisplay(this.model.get("colormap"), Number(this.model.get("vmin")), Number(this.model.get("vmax")));
@@ -593,6 +719,8 @@ var Options = class {
   syncAll() {
     this.syncOptions();
     this.syncDisplayInputs();
+    this.syncBidi();
+    this.syncTimeline();
   }
 };
 function bind(listeners) {
@@ -1448,7 +1576,7 @@ function render({ model, el }) {
   const options = new Options({ model, dom, listeners, view, send });
   options.syncFollow();
   const errors = new ErrorBar(dom, listeners, () => options.syncAll());
-  listeners.onModel("msg:custom", messageHandler({ dom, view, chunks, timing, tracker, sliders, errors }));
+  listeners.onModel("msg:custom", messageHandler({ dom, view, chunks, timing, tracker, sliders, errors, options }));
   sliders.syncRanges();
   syncFileNote();
   options.syncAll();
