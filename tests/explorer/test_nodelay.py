@@ -15,6 +15,7 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -229,12 +230,32 @@ def wait_for_log(log: Path, text: str, timeout: float = 10) -> str:
         time.sleep(0.1)
 
 
+def run_in_own_loop(coroutine):
+    """Run ``coroutine`` on a thread with its own event loop: after a browser test, the
+    session's Playwright keeps an event loop running in this thread, and asyncio.run refuses."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the kernel websocket exchange did not finish in 120 s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 @pytest.mark.parametrize("opt_out", [False, True], ids=["default", "opted-out"])
 @pytest.mark.parametrize("app", ["server", "voila"])
 def test_plain_server_sets_nodelay_unless_opted_out(app, opt_out, tmp_path):
     with plain_server(app, tmp_path, opt_out=opt_out) as (base, token, log):
         kernel = start_kernel(app, base, token)
-        asyncio.run(kernel_info_over_websocket(base, token, kernel))
+        run_in_own_loop(kernel_info_over_websocket(base, token, kernel))
         # The server logs this before calling connect(), which ran before the reply came back.
         content = wait_for_log(log, f"Connecting to kernel {kernel}")
         if not opt_out:
