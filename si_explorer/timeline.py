@@ -160,13 +160,17 @@ def build(stack, progress=None):
         )
     structure = md.structure
     per_frame = structure.channels
-    headers = read_headers(stack.plane_source, per_frame, progress)
+    # One plane source throughout: the stack may grow (follow mode) while this runs, and its
+    # shape, layout and pages must all be those of the same moment. The raw source: a
+    # bidirectional correction changes pixels, not headers.
+    planes = stack.plane_source.uncorrected()
+    headers = read_headers(planes, per_frame, progress)
     n_frames = len(headers)
     _warn_bad_headers(path, headers, per_frame)
 
-    T, Z = stack.shape[1:3]
+    T, Z = planes.shape[1:3]
     t, z = np.meshgrid(np.arange(T), np.arange(Z), indexing="ij")
-    frame_of = stack.layout.page_numbers(0, t, z, stack.channel) // per_frame
+    frame_of = planes.layout.page_numbers(0, t, z, planes.channel) // per_frame
     data = {}
     for name in PER_PLANE:
         values = headers.ok if name == "header_ok" else getattr(headers, name)

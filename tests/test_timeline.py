@@ -252,3 +252,11 @@ def test_headers_are_cached_beside_the_page_indexes(tmp_path, monkeypatch):
     changed = si_explorer.open(files.paths[0]).timeline()
     assert changed.attrs["dropped_frames"] == []
     assert float(changed.timestamp[1, 0]) == pytest.approx(0.1)
+
+
+def test_a_corrected_stack_has_the_same_timeline():
+    """Bidirectional correction changes pixels, not frame headers."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        corrected = si_explorer.open(SLOWSTACK_2023, bidi=0.5)
+    assert corrected.timeline().identical(si_explorer.open(SLOWSTACK_2023).timeline())
