@@ -21,6 +21,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -290,15 +291,8 @@ def bench_timeline(workdir: Path, n_pages: int) -> dict:
     def ours_uncached():
         # A cache folder of its own each time: the headers are read and parsed, not loaded.
         with tempfile.TemporaryDirectory() as cache:
-            previous = os.environ.get("SI_EXPLORER_CACHE_DIR")
-            os.environ["SI_EXPLORER_CACHE_DIR"] = cache
-            try:
+            with mock.patch.dict(os.environ, {"SI_EXPLORER_CACHE_DIR": cache}):
                 return ours()
-            finally:
-                if previous is None:
-                    del os.environ["SI_EXPLORER_CACHE_DIR"]
-                else:
-                    os.environ["SI_EXPLORER_CACHE_DIR"] = previous
 
     def tifffile_headers():
         with tifffile.TiffFile(path) as tif:
