@@ -27,11 +27,11 @@ import operator
 
 import numpy as np
 
-from . import export
+from . import export, summary
 from .chunking import DIMS
 from .errors import SIExplorerError
 
-STATS = ("max", "min", "mean", "std")
+STATS = ("max", "min", "mean", "std", "correlation")
 
 #: Largest block a projection reads per task when it picks its own blocks. Large enough that
 #: dask's per-task cost (measured: about a millisecond) is small against the read, small enough
@@ -274,35 +274,6 @@ def projection_chunks(
     return (1, 1, max(1, min(z, target // plane)), y, x)
 
 
-def _exact_sum_chunk(block, axis, keepdims):
-    """Sum of a <=16-bit integer chunk over ``axis``, exact, as int64 (also the chunk step of
-    a :func:`dask.array.reduction`).
-
-    Accumulates in int32 where the summed values per output pixel cannot overflow it (65,535
-    int16 or 32,768 uint16 values), else in int64. Over time, plane by plane with
-    ``np.add.reduce``; other axes with ``einsum``. Measured on the pages of a 1.6 GB LBM file
-    through its memory map, one core: 4.6 GB/s plane by plane, 3-3.8 GB/s einsum, 2.6 GB/s
-    ``sum(dtype=int32)`` over the whole chunk, 1.5 GB/s ``sum(dtype=float64)``.
-    """
-    axis = tuple(a % block.ndim for a in axis)
-    count = math.prod(block.shape[a] for a in axis)
-    info = np.iinfo(block.dtype)
-    if count > (2**31 - 1) // max(-int(info.min), int(info.max)):
-        return block.sum(axis=axis, dtype=np.int64, keepdims=keepdims)
-    if axis == (1,) and block.ndim == 5:
-        fields, _, planes, height, width = block.shape
-        out = np.empty((fields, planes, height, width), np.int32)
-        for f in range(fields):
-            for z in range(planes):
-                np.add.reduce(block[f, :, z], axis=0, dtype=np.int32, out=out[f, z])
-    else:
-        letters = "abcdefghij"[: block.ndim]
-        kept = "".join(c for i, c in enumerate(letters) if i not in axis)
-        out = np.einsum(f"{letters}->{kept}", block, dtype=np.int32)
-    out = out.astype(np.int64)
-    return np.expand_dims(out, axis) if keepdims else out
-
-
 def _zero_copy(stack) -> bool:
     """Whether a full pass reads ``stack`` through zero-copy views (tried on one volume)."""
     if not all(stack.shape):
@@ -311,54 +282,57 @@ def _zero_copy(stack) -> bool:
     return stack.zero_copy_view(0, range(1), range(stack.shape[2]), rows, cols) is not None
 
 
-def _small_int(dtype) -> bool:
-    return dtype.kind in "iu" and dtype.itemsize <= 2
+def _partials_of(pixels, kinds, axes) -> tuple[np.ndarray, ...]:
+    parts = summary.block_partials(pixels, kinds, axes)
+    return tuple(parts[kind] for kind in kinds)
 
 
-def _block_partials(stack, block, stats, axes) -> tuple[np.ndarray, ...]:
-    """One block's partial reductions over ``axes`` (kept as size-1 dims), one per stat, from
-    a single read of its pixels (a zero-copy view of the file where it can be)."""
-    pixels = stack.read_block(block, zero_copy=True)
-    parts = []
-    for stat in stats:
-        if stat == "max":
-            parts.append(pixels.max(axis=axes, keepdims=True))
-        elif stat == "min":
-            parts.append(pixels.min(axis=axes, keepdims=True))
-        elif _small_int(pixels.dtype):
-            parts.append(_exact_sum_chunk(pixels, axes, keepdims=True))
-        else:
-            parts.append(pixels.sum(axis=axes, dtype=np.float64, keepdims=True))
-    return tuple(parts)
+def _read_partials(stack, block, kinds, axes) -> tuple[np.ndarray, ...]:
+    """One block's partial sums over ``axes`` (kept as size-1 dims), one per kind, from a
+    single read of its pixels (a zero-copy view of the file where it can be)."""
+    return _partials_of(stack.read_block(block, zero_copy=True), kinds, axes)
 
 
-def _fused_pass(stack, stats, axes) -> list:
-    """max, min and mean of a stack as dask arrays whose tasks read each block once and
-    reduce it at once: no block is held in memory as a dask result, so a plain file is
-    reduced straight from its memory map (see :meth:`si_explorer.Stack.read_block`)."""
+#: How the partials of each kind fold together across blocks.
+_FOLDS = {"max": np.maximum, "min": np.minimum}
+
+
+def _fused_pass(source, data, stats, axes) -> tuple[list, list[str]]:
+    """The summed partials behind ``stats`` (see :data:`si_explorer.summary.PARTIALS`) as dask
+    arrays whose tasks read each block once and reduce it at once: no block is held in memory
+    as a dask result, so a plain file is reduced straight from its memory map (see
+    :meth:`si_explorer.Stack.read_block`). ``source`` is a Stack whose chunks are the blocks,
+    or None to reduce the blocks of the dask array ``data`` (a mapped stack) as they are made.
+    Returns the folded partials and their kinds."""
     import dask.array as da
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
 
-    grid = stack.data.numblocks
-    chunks = tuple((1,) * n if i in axes else c for i, (n, c) in enumerate(zip(grid, stack.chunks)))
-    name = "si-partials-" + tokenize(stack.data.name, stats, axes)
+    kinds = sorted({kind for stat in stats for kind in summary.PARTIALS[stat]})
+    grid = data.numblocks
+    chunks = tuple((1,) * n if i in axes else c for i, (n, c) in enumerate(zip(grid, data.chunks)))
+    name = "si-partials-" + tokenize(data.name, kinds, axes)
     blocks = list(np.ndindex(*grid))
-    reads = {(name, *b): (_block_partials, stack, b, stats, axes) for b in blocks}
-    count = math.prod(stack.shape[a] for a in axes)
-    reduced = []
-    for k, stat in enumerate(stats):
-        key = f"{name}-{stat}"
+    if source is None:
+        reads = {(name, *b): (_partials_of, (data.name, *b), kinds, axes) for b in blocks}
+    else:
+        reads = {(name, *b): (_read_partials, source, b, kinds, axes) for b in blocks}
+    graph = HighLevelGraph.from_collections(name, reads, [data] if source is None else [])
+    small = summary.small_int(data.dtype)
+    totals = []
+    for k, kind in enumerate(kinds):
+        key = f"{name}-{kind}"
         layer = {(key, *b): (operator.getitem, (name, *b), k) for b in blocks}
-        graph = HighLevelGraph({name: reads, key: layer}, {name: set(), key: {name}})
-        if stat in ("max", "min"):
-            dtype, op = stack.dtype, np.maximum if stat == "max" else np.minimum
+        kind_graph = HighLevelGraph(
+            {**graph.layers, key: layer}, {**graph.dependencies, key: {name}}
+        )
+        if kind in _FOLDS:
+            dtype, op = data.dtype, _FOLDS[kind]
         else:
-            dtype, op = np.int64 if _small_int(stack.dtype) else np.float64, np.add
-        partials = da.Array(graph, key, chunks, dtype)
-        total = _folded(partials, _already_reduced, op, axes, dtype, f"{key}-fold")
-        reduced.append(total / count if stat == "mean" else total)
-    return reduced
+            dtype, op = np.int64 if kind == "sum" and small else np.float64, np.add
+        partials = da.Array(kind_graph, key, chunks, dtype)
+        totals.append(_folded(partials, _already_reduced, op, axes, dtype, f"{key}-fold"))
+    return totals, kinds
 
 
 def _folded(data, chunk, op, axes, dtype, name):
@@ -394,39 +368,31 @@ def _fold(op, parts, axis, keepdims):
     return total if keepdims else np.squeeze(total, axis)
 
 
-def _reduce(data, stat: str, axes: tuple[int, ...]):
-    if stat == "max":
-        return data.max(axis=axes)
-    if stat == "min":
-        return data.min(axis=axes)
-    if stat == "mean" and _small_int(data.dtype):
-        total = _folded(data, _exact_sum_chunk, np.add, axes, np.int64, "exact-sum")
-        return total / math.prod(data.shape[a] for a in axes)
-    if stat == "mean":
-        return data.mean(axis=axes, dtype=np.float64)
-    return data.std(axis=axes, dtype=np.float64)
-
-
 def project(source, stat="max", axis="time", *, progress=None, chunks=None):
-    """Reduce ``axis`` of a stack with ``stat`` ("max", "min", "mean" or "std") through dask.
+    """Reduce ``axis`` of a stack with ``stat`` ("max", "min", "mean", "std" or
+    "correlation") through dask.
 
     Every chunk is read once, and reduced as it arrives, so memory stays at a few chunks per
     thread whatever the stack's size. ``stat`` may also be a tuple of names: all of them come
     from the same single read of the file, returned as a tuple in that order
-    (``mean, mip = stack.project(("mean", "max"))``). max and min keep the native dtype; mean
-    and std are float64 (a 16-bit mean is summed exactly in integers; std accumulates in
-    float64, as float32 loses precision over 10^5 frames). std is the population standard
-    deviation (ddof=0).
+    (``mean, mip, std, corr = stack.project(("mean", "max", "std", "correlation"))``).
+    max and min keep the native dtype; the others are float64 (a 16-bit mean is summed exactly
+    in integers; the squares and products behind std and correlation are summed as float64
+    raw moments, see :mod:`si_explorer.summary`). std is the population standard deviation
+    (ddof=0). "correlation" is the local correlation image: each pixel's mean Pearson
+    correlation over time with its 8 neighbours (fewer at the edges), as CaImAn's
+    ``local_correlations`` defines it, 0 where a pixel or neighbour does not vary; over time
+    only.
 
     For a :class:`~si_explorer.Stack` the pass reads blocks of whole volumes over consecutive
     time points (see :func:`projection_chunks`), whatever ``stack.chunks`` is: a full pass is
     throughput-bound and page-sized chunks would spend most of the time in task overhead.
     Blocks are up to 128 MB where they are read as zero-copy views of the file (plain pages,
-    backend "auto" or "mmap"), else up to 32 MB; max, min and mean are then reduced inside
-    the task that reads the block, so no block is ever held as a dask result. ``chunks``
-    overrides the blocks with any chunk scheme (``"page"``, ``"volume"``, ``"frames:k"``, a
-    tuple). A :class:`MappedStack` always uses its own chunks, the blocks its function was
-    defined on.
+    backend "auto" or "mmap"), else up to 32 MB; every statistic is reduced inside the task
+    that reads the block, so no block is ever held as a dask result. ``chunks`` overrides the
+    blocks with any chunk scheme (``"page"``, ``"volume"``, ``"frames:k"``, a tuple; whole
+    planes for "correlation"). A :class:`MappedStack` is reduced on its own chunks, the
+    blocks its function was defined on (joined into whole planes for "correlation").
 
     Runs on the active ``dask.distributed`` client when there is one (the stack pickles to its
     paths and indexes; workers reopen the files), else on dask's threaded scheduler.
@@ -455,6 +421,13 @@ def project(source, stat="max", axis="time", *, progress=None, chunks=None):
     if not stats:
         raise SIExplorerError(None, f"stat: name at least one of {', '.join(STATS)}")
     axes = resolve_axes(axis)
+    over_time = axes == (DIMS.index("time"),)
+    if "correlation" in stats and not over_time:
+        raise SIExplorerError(
+            None,
+            "stat 'correlation' (each pixel's correlation with its neighbours over time) is "
+            f"computed over time only (axis='time'), not over {'+'.join(DIMS[a] for a in axes)}",
+        )
     if isinstance(source, MappedStack):
         if chunks is not None:
             raise SIExplorerError(
@@ -463,19 +436,30 @@ def project(source, stat="max", axis="time", *, progress=None, chunks=None):
                 "rechunk the stack before mapping",
             )
         data = source.data
+        if "correlation" in stats:
+            data = data.rechunk({3: -1, 4: -1})  # neighbours must share a block
+        totals, kinds = _fused_pass(None, data, stats, axes)
     else:
         if chunks is None:
             largest = ZERO_COPY_BLOCK_BYTES if _zero_copy(source) else PROJECTION_BLOCK_BYTES
             chunks = projection_chunks(source.shape, source.dtype.itemsize, largest=largest)
-        data = source.with_options(chunks=chunks).data
-    if isinstance(source, MappedStack) or "std" in stats:
-        # One graph for all stats: dask reads each chunk once and feeds it to every reduction.
-        reduced = [_reduce(data, name, axes) for name in stats]
-    else:
-        reduced = _fused_pass(source.with_options(chunks=chunks), stats, axes)
+        elif "correlation" in stats:
+            chunks = _whole_planes(source, chunks)
+        blocks = source.with_options(chunks=chunks)
+        totals, kinds = _fused_pass(blocks, blocks.data, stats, axes)
     description = f"{'+'.join(stats)} over {'+'.join(DIMS[a] for a in axes)}"
-    results = compute(reduced, progress=progress, desc=description, nbytes=source.nbytes)
-    return tuple(results) if several else results[0]
+    results = compute(totals, progress=progress, desc=description, nbytes=source.nbytes)
+    count = math.prod(source.shape[a] for a in axes)
+    summed = dict(zip(kinds, results))
+    reduced = tuple(summary.finish(name, summed, count) for name in stats)
+    return reduced if several else reduced[0]
+
+
+def _whole_planes(stack, chunks) -> tuple:
+    """``chunks`` with whole (y, x) planes: a local correlation needs every pixel's
+    neighbours in the same block."""
+    spec = stack.with_options(chunks=chunks).chunks
+    return tuple(c if i < 3 else (n,) for i, (c, n) in enumerate(zip(spec, stack.shape)))
 
 
 def _client():

@@ -639,25 +639,27 @@ class Stack:
         return ops.map_stack(self, func, dtype=dtype)
 
     def project(self, stat="max", axis="time", *, progress=None, chunks=None):
-        """Reduce ``axis`` with "max", "min", "mean" or "std" (or a tuple of them) in one pass
+        """Reduce ``axis`` with "max", "min", "mean", "std" or "correlation" (the local
+        correlation image, over time only), or a tuple of them, in one pass
         through dask.
 
         Returns numpy without the reduced dims (a tuple for a tuple of stats); see
         :func:`si_explorer.ops.project`.
 
         Args:
-            stat: ``"max"``, ``"min"``, ``"mean"`` or ``"std"``, or a tuple of them (computed in
-                the same pass over the file).
+            stat: ``"max"``, ``"min"``, ``"mean"``, ``"std"`` or ``"correlation"``, or a tuple
+                of them (computed in the same pass over the file).
             axis: a dim name (``"time"``, ``"z"``...) or a tuple of them.
             progress: show a progress bar (None: only when the pass takes long).
             chunks: read blocks for the pass (None: whole volumes, up to about 32 MB).
 
         Returns:
-            A numpy array (float64 for ``"mean"`` and ``"std"``, the stack's dtype otherwise),
+            A numpy array (the stack's dtype for ``"max"`` and ``"min"``, float64 otherwise),
             or a tuple of them.
 
         >>> stack.project("max").shape                    # (field, z, y, x)  # doctest: +SKIP
         >>> mean, mip = stack.project(("mean", "max"), progress=True)         # doctest: +SKIP
+        >>> std, corr = stack.project(("std", "correlation"))  # summary images  # doctest: +SKIP
         """
         return ops.project(self, stat, axis, progress=progress, chunks=chunks)
 

@@ -13,12 +13,14 @@ import pytest
 import si_explorer
 from si_explorer.ops import (
     MappedStack,
-    _exact_sum_chunk,
     project,
     projection_chunks,
     resolve_axes,
 )
 from si_explorer.read.planes import PagedPlanes
+from si_explorer.summary import exact_sum
+
+from .references import caiman_local_correlations
 
 
 @pytest.fixture(scope="module")
@@ -184,13 +186,24 @@ def test_project_mean_and_std_do_not_overflow_the_native_dtype(files, truth):
     assert bright.project("max", progress=False).dtype == np.uint16
 
 
-def test_several_stats_come_from_one_read_of_each_plane(files, truth, page_reads):
-    stack = si_explorer.open(files.paths[0])
-    mean, peak, std = stack.project(("mean", "max", "std"), progress=False)
-    assert len(page_reads) == math.prod(stack.shape[:3]) and set(page_reads.values()) == {1}
+@pytest.mark.parametrize("backend", ["auto", "pread"])
+def test_several_stats_come_from_one_read_of_each_plane(
+    files, truth, page_reads, page_views, backend
+):
+    stack = si_explorer.open(files.paths[0], backend=backend)
+    names = ("mean", "max", "std", "correlation", "min")
+    mean, peak, std, corr, low = stack.project(names, progress=False, chunks="frames:5")
+    seen = page_views if backend == "auto" else page_reads
+    assert len(seen) == math.prod(stack.shape[:3]) and set(seen.values()) == {1}
+    assert not (page_reads if backend == "auto" else page_views)
     np.testing.assert_allclose(mean, truth.mean(axis=1, dtype=np.float64), rtol=1e-12)
     np.testing.assert_array_equal(peak, truth.max(axis=1))
-    np.testing.assert_allclose(std, truth.std(axis=1, dtype=np.float64), rtol=1e-12)
+    np.testing.assert_array_equal(low, truth.min(axis=1))
+    np.testing.assert_allclose(std, truth.std(axis=1, dtype=np.float64), rtol=1e-9)
+    for f in range(stack.shape[0]):
+        for z in range(stack.shape[2]):
+            expected = caiman_local_correlations(truth[f, :, z])
+            np.testing.assert_allclose(corr[f, z], expected, rtol=1e-7, atol=1e-9)
     with pytest.raises(si_explorer.SIExplorerError, match="at least one"):
         stack.project(())
 
@@ -235,18 +248,21 @@ def test_integer_sums_are_exact_at_the_extremes(dtype, frames):
     info = np.iinfo(dtype)
     for value in (info.max, info.min):
         block = np.full((1, frames, 1, 2, 3), value, dtype)
-        got = _exact_sum_chunk(block, (1,), keepdims=True)
+        got = exact_sum(block, (1,), keepdims=True)
         assert got.dtype == np.int64 and got.shape == (1, 1, 1, 2, 3)
         assert (got == int(value) * frames).all()
 
 
 @pytest.mark.parametrize("chunks", [None, "page", "volume", "frames:5"])
-def test_projection_reads_every_plane_exactly_once(files, page_reads, chunks):
+def test_projection_reads_every_plane_exactly_once(files, page_reads, page_views, chunks):
     stack = si_explorer.open(files.paths[0])
-    stack.project("std", axis="time", progress=False, chunks=chunks)
+    stack.project(("std", "correlation"), axis="time", progress=False, chunks=chunks)
+    seen = page_reads + page_views
     f, t, z = stack.shape[:3]
-    assert len(page_reads) == f * t * z
-    assert set(page_reads.values()) == {1}
+    # The default blocks are picked after a probe: one more view of the first volume.
+    probe = {(0, 0, k): 1 for k in range(z)} if chunks is None else {}
+    assert len(seen) == f * t * z
+    assert seen - Counter(probe) == Counter({key: 1 for key in seen})
 
 
 def test_projection_graph_grows_with_chunks_not_pixels(files):
