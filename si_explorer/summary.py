@@ -249,13 +249,15 @@ class PlaneSummary:
         return self.frames_done == self.frames_total
 
 
-def plane_summaries(stack, field: int, z: int, *, interval: float = 0.25) -> Iterator[PlaneSummary]:
+def plane_summaries(
+    stack, field: int, z: int, *, interval: float = 0.25, block_frames: int | None = None
+) -> Iterator[PlaneSummary]:
     """Mean, max, std and local correlation of ``stack[field, :, z]`` over time, refined as the
     recording is read: yields a :class:`PlaneSummary` at most every ``interval`` seconds and a
     final one (``done``) after the last time point. All four come from one read of the plane's
     pages, in blocks of consecutive time points read straight from the file's memory map where
-    it allows. Closing the generator stops the read at once (the explorer does when another
-    summary is asked for).
+    it allows (``block_frames`` time points per block; None: about 16 MB). Closing the
+    generator stops the read at once (the explorer does when another summary is asked for).
 
     Uses the stack as it is (its channel; a bidirectionally corrected stack gives corrected
     values). A stack with no time points yields one done summary of NaN images.
@@ -275,7 +277,9 @@ def plane_summaries(stack, field: int, z: int, *, interval: float = 0.25) -> Ite
         raise IndexError(f"field {field}, plane {z} is outside a stack of shape {stack.shape}")
     height, width = stack.field_shapes[field]  # multi-ROI fields are padded to the largest
     names = sorted({p for stat in SUMMARIES for p in PARTIALS[stat]})
-    step = max(1, PLANE_BLOCK_BYTES // max(1, height * width * stack.dtype.itemsize))
+    step = block_frames or max(
+        1, PLANE_BLOCK_BYTES // max(1, height * width * stack.dtype.itemsize)
+    )
     blocks = stack.with_options(chunks=(1, step, 1, height, width))
     totals: dict[str, np.ndarray] = {}
     done = 0

@@ -100,12 +100,11 @@ def test_one_pixel_wide_and_single_frame_planes():
 # ------------------------------------------------------------------ plane_summaries on files
 
 
-def test_plane_summaries_refine_then_match_the_references(synthetic, monkeypatch):
+def test_plane_summaries_refine_then_match_the_references(synthetic):
     files = synthetic(volumes=40, slices=3, flyback=1, height=40, width=36, seed=5)
     stack = si_explorer.open(files.paths[0])
     truth = np.stack([files.expected(0, t, 2) for t in range(40)])
-    monkeypatch.setattr("si_explorer.summary.PLANE_BLOCK_BYTES", 40 * 36 * 2 * 7)  # 7 frames
-    snapshots = list(plane_summaries(stack, 0, 2, interval=0))
+    snapshots = list(plane_summaries(stack, 0, 2, interval=0, block_frames=7))
     assert [s.frames_done for s in snapshots] == [7, 14, 21, 28, 35, 40]
     assert [s.done for s in snapshots] == [False] * 5 + [True]
     for snap in snapshots:
@@ -130,11 +129,10 @@ def test_plane_summaries_read_each_page_once_and_stop_when_closed(synthetic, mon
         return real(self, fields, times, zs, rows, cols, backend)
 
     monkeypatch.setattr(PagedPlanes, "read", spy)
-    monkeypatch.setattr("si_explorer.summary.PLANE_BLOCK_BYTES", 16 * 16 * 2 * 5)
-    list(plane_summaries(stack, 0, 1, interval=0))
+    list(plane_summaries(stack, 0, 1, interval=0, block_frames=5))
     assert reads == Counter({(t, 1): 1 for t in range(30)})
     reads.clear()
-    running = plane_summaries(stack, 0, 1, interval=0)
+    running = plane_summaries(stack, 0, 1, interval=0, block_frames=5)
     assert next(running).frames_done == 5
     running.close()
     assert sum(reads.values()) == 5
