@@ -41,6 +41,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -60,9 +61,10 @@ __all__ = [
     "synthetic_bidi_image",
 ]
 
-#: Interpolation order of :func:`apply_offset` when none is given: 1 (linear, 2 taps) keeps a
-#: corrected 512x512 plane within about one raw read time; 3 (Catmull-Rom cubic, 4 taps)
-#: blurs the odd rows less at about twice the cost (see benchmarks/results/bidi.md).
+#: Interpolation order of :func:`apply_offset` when none is given: 1 (linear, 2 taps); 3
+#: (Catmull-Rom cubic, 4 taps) blurs the odd rows less at about twice the correction's cost (a
+#: corrected 512x512 int16 plane reads in about 2.8 and 4.6 raw plane read times, see
+#: benchmarks/results/bidi.md).
 DEFAULT_ORDER = 1
 
 _TAPS = {1: (0, 1), 3: (-1, 0, 1, 2)}
@@ -495,12 +497,7 @@ def _plan(offset, width: int, order: int | None) -> _Plan:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"offset must be finite, not {value!r}")
-        n = math.floor(value)
-        frac = value - n
-        if frac == 0.0:
-            # Integer offsets are an exact copy: no interpolation, no blur.
-            return _Plan(True, n, (0,), [np.float32(1.0)])
-        return _Plan(True, n, _TAPS[order], _weights(frac, order))
+        return _constant_plan(value, order)
     if value.shape != (width,):
         raise ValueError(f"a per-column offset needs shape ({width},), not {value.shape}")
     if not np.isfinite(value).all():
@@ -510,113 +507,120 @@ def _plan(offset, width: int, order: int | None) -> _Plan:
     return _Plan(False, base.astype(np.intp), _TAPS[order], _weights(pos - base, order))
 
 
+@functools.lru_cache(maxsize=256)
+def _constant_plan(value: float, order: int) -> _Plan:
+    # Cached: a plane read is a few hundred microseconds, and building the plan costs several.
+    n = math.floor(value)
+    frac = value - n
+    if frac == 0.0:
+        # Integer offsets are an exact copy: no interpolation, no blur.
+        return _Plan(True, n, (0,), [np.float32(1.0)])
+    return _Plan(True, n, _TAPS[order], _weights(frac, order))
+
+
 def _correct_odd(src: np.ndarray, plan: _Plan, x0: int, x1: int, c0: int, width: int, out):
-    """Corrected columns ``x0:x1`` of the rows ``src`` (raw columns ``c0:``) into ``out``.
+    """Corrected columns ``x0:x1`` of the odd rows ``src`` (raw columns ``c0:``, any dtype) into
+    the float32 ``out``.
 
     The full-plane and strip paths both come here and do the same float32 arithmetic per pixel
-    in the same order (first tap times its weight, then each further tap's product added), so a
-    strip is bit-for-bit the same as those columns of a full plane.
+    (:func:`_combine`), so a strip is bit-for-bit the same as those columns of a full plane.
     """
-    if plan.constant and len(plan.taps) == 2:
-        _linear_constant(src, plan, x0, x1, c0, width, out)
+    if plan.constant and plan.taps != (0,):
+        _shifted(src, plan, x0, x1, c0, width, out)
         return
-    # numpy runs elementwise loops on contiguous 1-D data two to three times faster than on
-    # row-strided views: work on a contiguous float32 copy of the odd rows and a contiguous
-    # result, and copy that into the interleaved output once.
-    src = np.ascontiguousarray(src, dtype=np.float32)
-    res = np.empty((*src.shape[:-1], x1 - x0), dtype=np.float32)
-    ncol = src.shape[-1]
     if plan.constant:
-        runs = [(x0, x1, plan.base)]
-    else:
-        shift = plan.base[x0:x1] - np.arange(x0, x1)
-        cut = np.flatnonzero(np.diff(shift)) + 1
-        bounds = np.concatenate([[0], cut, [x1 - x0]])
-        runs = [(x0 + i, x0 + j, int(shift[i])) for i, j in zip(bounds[:-1], bounds[1:])]
-    t_lo, t_hi = plan.taps[0], plan.taps[-1]
-    for a, b, n in runs:
-        # Interior columns read only inside the row: plain slices, no gather.
-        i0 = min(max(a, -n - t_lo), b)
-        i1 = max(min(b, width - 1 - n - t_hi + 1), i0)
-        if i1 > i0:
-            w = plan.weights
-            if not plan.constant:
-                w = [v[i0:i1] for v in w]
-            if plan.constant and ncol == x1 - x0 and src.size:
-                _flat_taps(src, res, n + x0 - c0, plan.taps, w)
-            else:
-                dst = res[..., i0 - x0 : i1 - x0]
-                for j, (t, wj) in enumerate(zip(plan.taps, w)):
-                    s = src[..., i0 + n + t - c0 : i1 + n + t - c0]
-                    if j == 0:
-                        np.multiply(s, wj, out=dst)
-                    else:
-                        dst += s * wj
-        for e0, e1 in [(a, i0), (i1, b)] if i1 > i0 else [(a, b)]:
-            if e1 > e0:
-                _gather(src, plan, e0, e1, c0, width, res[..., e0 - x0 : e1 - x0])
-    np.copyto(out, res)
-
-
-def _linear_constant(src, plan: _Plan, x0: int, x1: int, c0: int, width: int, out) -> None:
-    """The common case, a constant subpixel offset with linear interpolation, as
-    ``s0 + (s1 - s0) * frac``. Every result is computed before any is written, so ``out`` may be
-    ``src`` itself (a float32 plane corrected in place: :func:`apply_offset` converts the plane
-    once and corrects its odd rows there). Measured on a 512x512 int16 plane: a ufunc casting
-    int16 into a row-strided float32 output runs 5x slower than this float32 arithmetic."""
-    n = plan.base
-    frac = plan.weights[1]
-    rows = src if src.dtype == np.float32 else src.astype(np.float32)
-    i0 = min(max(x0, -n), x1)  # interior: both taps inside the row
-    i1 = max(min(x1, width - 2 - n + 1), i0)
-    results = []
-    for e0, e1 in [(x0, i0), (i1, x1)] if i1 > i0 else [(x0, x1)]:
-        if e1 > e0:
-            taps = plan.sources(e0, e1, width)
-            # Indexing, not np.take: take copies a row-strided array whole before gathering.
-            first, second = (rows[..., idx - c0] for idx in taps)
-            second -= first
-            second *= frac
-            second += first
-            results.append((e0, e1, second))
-    if i1 > i0:
-        s0 = rows[..., i0 + n - c0 : i1 + n - c0]
-        step = rows[..., i0 + n + 1 - c0 : i1 + n + 1 - c0] - s0
-        step *= frac
-        step += s0
-        results.append((i0, i1, step))
-    for a, b, values in results:
-        out[..., a - x0 : b - x0] = values
-
-
-def _flat_taps(src, res, d, taps, weights):
-    """All columns as one 1-D shifted sum; columns whose taps wrap into the next row are wrong
-    here and are overwritten by the caller's edge gather."""
-    flat_src, flat = src.reshape(-1), res.reshape(-1)
-    size = flat.size
-    k0 = max(0, -(d + taps[0]))
-    k1 = min(size, size - (d + taps[-1]))
-    if k1 <= k0:
+        # An integer offset: a copy, with the columns whose source is beyond the row repeating
+        # the edge column.
+        n = plan.base
+        a = min(max(x0, -n), x1)
+        b = max(min(x1, width - n), a)
+        np.copyto(out[..., a - x0 : b - x0], src[..., a + n - c0 : b + n - c0], casting="unsafe")
+        if a > x0:
+            np.copyto(out[..., : a - x0], src[..., -c0 : 1 - c0], casting="unsafe")
+        if x1 > b:
+            np.copyto(out[..., b - x0 :], src[..., width - 1 - c0 : width - c0], casting="unsafe")
         return
-    dst = flat[k0:k1]
-    for j, (t, w) in enumerate(zip(taps, weights)):
-        s = flat_src[k0 + d + t : k1 + d + t]
-        if j == 0:
-            np.multiply(s, w, out=dst)
-        else:
-            dst += s * w
+    # A per-column offset: each tap's source columns gathered into a contiguous array (the
+    # arithmetic then runs on contiguous data, the weights broadcast along the rows).
+    terms = []
+    for idx in plan.sources(x0, x1, width):
+        terms.append(np.empty(out.shape, np.float32))
+        _copy_columns(src, idx - c0, terms[-1])
+    _combine(terms, plan, [w[x0:x1] for w in plan.weights], terms[0], own_terms=True)
+    np.copyto(out, terms[0])
 
 
-def _gather(src, plan: _Plan, x0, x1, c0, width, dst):
-    """Edge columns: clipped source indices (the nearest edge value beyond the row)."""
-    for j, (idx, w) in enumerate(zip(plan.sources(x0, x1, width), plan.weights)):
-        if np.ndim(w):
-            w = w[x0:x1]
-        term = np.take(src, idx - c0, axis=-1)
-        if j == 0:
-            np.multiply(term, w, out=dst)
+def _shifted(src, plan: _Plan, x0: int, x1: int, c0: int, width: int, out) -> None:
+    """A constant subpixel offset: every tap of every pixel is the same shift along the row, so
+    all odd rows are one flat 1-D shifted operation on a contiguous float32 copy of them. Each
+    row of the copy is padded on both sides with repeats of its edge value, wide enough for
+    every tap, so that the flat shift never reads a neighbouring row and the edge columns
+    (sources clipped to the row) need no second pass.
+
+    Measured on a 512x512 int16 plane (numpy 2.4, 2 shared cores): ufuncs on row-sliced 2-D
+    views run 2-3x slower than on contiguous 1-D data, while casts and copies into or from
+    row-strided views (np.copyto) run at about contiguous speed; so the arithmetic is flat and
+    only the cast in and the copy out touch the interleaved rows. With the even-row cast in
+    apply_offset that is six passes over half a plane, 20-65 us each, 3-4.5 times an
+    astype(float32) of the plane in all: numpy has no fused operation that rounds like
+    ``s0 + (s1 - s0) * frac``. Blocks of rows small enough to stay in the L2 cache, an int16
+    copy with casting ufuncs, and writing the last operation straight into the interleaved
+    output all measured slower or no faster.
+    """
+    n, ncol = plan.base, src.shape[-1]
+    # Padding: tap t of corrected column x reads source column x + n + t, clipped to the plane
+    # (only strips that touch a plane edge can reach past their own columns).
+    left = max(0, -(n + plan.taps[0]) - (x0 - c0))
+    right = max(0, x1 - 1 + n + plan.taps[-1] - (c0 + ncol - 1))
+    tmp = np.empty((*src.shape[:-1], left + ncol + right), np.float32)
+    np.copyto(tmp[..., left : left + ncol], src, casting="unsafe")
+    if left:
+        np.copyto(tmp[..., :left], tmp[..., left : left + 1])
+    if right:
+        np.copyto(tmp[..., left + ncol :], tmp[..., left + ncol - 1 : left + ncol])
+    res = np.empty_like(tmp)
+    flat, rflat = tmp.reshape(-1), res.reshape(-1)
+    # res column j is corrected column c0 - left + j; its tap t reads tmp column j + n + t.
+    k0, k1 = max(0, -(n + plan.taps[0])), min(flat.size, flat.size - (n + plan.taps[-1]))
+    if k1 > k0:
+        terms = [flat[k0 + n + t : k1 + n + t] for t in plan.taps]
+        _combine(terms, plan, plan.weights, rflat[k0:k1])
+    np.copyto(out, res[..., left + x0 - c0 : left + x1 - c0])
+
+
+def _combine(terms, plan: _Plan, weights, out, own_terms: bool = False) -> None:
+    """The interpolation arithmetic, in float32, one definition for every path: linear with a
+    constant offset as ``s0 + (s1 - s0) * frac``; otherwise the first tap times its weight, then
+    each further tap's product added. ``own_terms``: the terms are scratch and may be
+    overwritten."""
+    if plan.constant and len(terms) == 2:
+        np.subtract(terms[1], terms[0], out=out)
+        out *= weights[1]
+        out += terms[0]
+        return
+    np.multiply(terms[0], weights[0], out=out)
+    for s, w in zip(terms[1:], weights[1:]):
+        out += np.multiply(s, w, out=s if own_terms else None)
+
+
+def _copy_columns(src, idx: np.ndarray, dst) -> None:
+    """``dst[..., j] = src[..., idx[j]]`` (cast to dst's dtype) as sliced copies: one per run of
+    consecutive indices and one broadcast copy per run of a repeated index (a clipped edge).
+    Measured on 256x512 float32: np.take along x is 5-10x slower than sliced copies."""
+    step = idx[1:] - idx[:-1]
+    # A run starts at 0, after a jump (a step other than 0 or 1), and where the step changes.
+    starts = np.empty(len(idx), dtype=bool)
+    starts[0] = True
+    np.not_equal(step, 0, out=starts[1:])
+    starts[1:] &= step != 1
+    starts[1:-1] |= step[1:] != step[:-1]
+    bounds = [*np.flatnonzero(starts).tolist(), len(idx)]
+    for j0, j1 in zip(bounds[:-1], bounds[1:]):
+        i = int(idx[j0])
+        if j1 - j0 > 1 and step[j0] == 1:
+            np.copyto(dst[..., j0:j1], src[..., i : i + j1 - j0], casting="unsafe")
         else:
-            dst += term * w
+            np.copyto(dst[..., j0:j1], src[..., i : i + 1], casting="unsafe")
 
 
 def _odd_start(row0: int) -> int:
@@ -655,16 +659,16 @@ def apply_offset(block, offset, row0: int = 0, axis_y: int = -2, axis_x: int = -
     arr = np.asarray(block)
     if arr.ndim < 2:
         raise ValueError(f"need at least 2 dimensions (y, x), got shape {arr.shape}")
-    view = np.moveaxis(arr, (axis_y, axis_x), (-2, -1))
+    moved = (axis_y, axis_x) not in ((-2, -1), (arr.ndim - 2, arr.ndim - 1))
+    view = np.moveaxis(arr, (axis_y, axis_x), (-2, -1)) if moved else arr
     width = view.shape[-1]
     plan = _plan(offset, width, order)
-    # One conversion of the whole block; the odd rows are then corrected in place.
-    out = np.array(view, dtype=np.float32)
+    out = np.empty(view.shape, dtype=np.float32)
     start = _odd_start(row0)
+    np.copyto(out[..., 1 - start :: 2, :], view[..., 1 - start :: 2, :], casting="unsafe")
     if width:
-        odd = out[..., start::2, :]
-        _correct_odd(odd, plan, 0, width, 0, width, odd)
-    return np.moveaxis(out, (-2, -1), (axis_y, axis_x))
+        _correct_odd(view[..., start::2, :], plan, 0, width, 0, width, out[..., start::2, :])
+    return np.moveaxis(out, (-2, -1), (axis_y, axis_x)) if moved else out
 
 
 def columns_needed(x0: int, x1: int, offset, width: int, *, order=None) -> tuple[int, int]:
@@ -715,7 +719,8 @@ def apply_offset_strip(
     True
     """
     arr = np.asarray(strip)
-    view = np.moveaxis(arr, (axis_y, axis_x), (-2, -1))
+    moved = (axis_y, axis_x) not in ((-2, -1), (arr.ndim - 2, arr.ndim - 1))
+    view = np.moveaxis(arr, (axis_y, axis_x), (-2, -1)) if moved else arr
     x0, x1, c0 = int(x0), int(x1), int(c0)
     plan = _plan(offset, width, order)
     need = columns_needed(x0, x1, offset, width, order=order)
@@ -729,7 +734,7 @@ def apply_offset_strip(
         out[..., 1 - start :: 2, :], view[..., 1 - start :: 2, x0 - c0 : x1 - c0], casting="unsafe"
     )
     _correct_odd(view[..., start::2, :], plan, x0, x1, c0, width, out[..., start::2, :])
-    return np.moveaxis(out, (-2, -1), (axis_y, axis_x))
+    return np.moveaxis(out, (-2, -1), (axis_y, axis_x)) if moved else out
 
 
 # --- synthetic data ------------------------------------------------------------------------------

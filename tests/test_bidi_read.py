@@ -17,6 +17,7 @@ from si_explorer import bidi
 from si_explorer.synthetic import Acquisition, write_acquisition
 
 from .conftest import BLANK_IPA, HOSTPIXELCORR
+from .test_bidi import reference_correction
 
 
 def displaced_recording(
@@ -86,6 +87,33 @@ def test_multi_roi_fields_use_page_row_parity(tmp_path):
             got = stack[f, t, 0]
             np.testing.assert_array_equal(got[:h, :w], want)
             assert not got[h:].any() and not got[:, w:].any()  # padding stays zero
+
+
+@pytest.mark.parametrize("dtype", ["int16", "uint16"])
+def test_multi_roi_reads_equal_a_straightforward_reference(tmp_path, dtype):
+    """Fields of odd and even heights starting on odd and even page rows, random subpixel and
+    per-column offsets: every way of reading equals the reference correction of the raw field."""
+    files = write_acquisition(
+        tmp_path / "r_00001_00001.tif",
+        Acquisition(volumes=5, channels=1, rois=((21, 40), (14, 33), (9, 20)), dtype=dtype),
+    )
+    rows0 = files.field_rows
+    assert {r % 2 for r in rows0} == {0, 1}
+    rng = np.random.default_rng(len(dtype))
+    for offsets in (rng.uniform(-3, 3, (3, 1)), rng.uniform(-2, 2, (3, 1, 40))):
+        with si_explorer.open(files.paths[0], bidi=offsets) as stack:
+            data = stack.data.compute()
+            for f, (h, w) in enumerate(files.field_shapes):
+                offset = offsets[f, 0] if offsets.ndim == 2 else offsets[f, 0, :w]
+                raw = np.stack([files.expected(f, t, 0)[:h, :w] for t in range(5)])
+                want = reference_correction(raw, offset, row0=rows0[f])
+                for t in (0, 4):
+                    np.testing.assert_array_equal(stack[f, t, 0][:h, :w], want[t])
+                np.testing.assert_array_equal(data[f, :, 0, :h, :w], want)
+                part = stack[f, 1:4, 0, 3:h, 2 : w - 1]
+                np.testing.assert_array_equal(part, want[1:4, 3:, 2:-1])
+                trace = stack.timeseries(h - 1, w - 1, field=f)
+                np.testing.assert_array_equal(trace, want[:, -1, -1])
 
 
 def test_light_beads_planes_each_get_their_own_offset(tmp_path):

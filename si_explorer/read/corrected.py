@@ -117,8 +117,8 @@ class BidiCorrected(PlaneSource):
         self.inner.close()
 
     def read_plane(self, f: int, t: int, z: int, backend: str) -> np.ndarray:
-        # The eager stack[f, t, z] path: the raw plane's fast read, one conversion to float32,
-        # the field's odd rows corrected in place (its padding stays zero).
+        # The eager stack[f, t, z] path: the raw plane's fast read, then the field corrected
+        # into a new float32 plane (its padding stays zero).
         plane = self.inner.read_plane(f, t, z, backend)
         height, width = self.field_shapes()[f]
         corrected = bidi.apply_offset(
