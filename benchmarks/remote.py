@@ -11,7 +11,11 @@ counts requests and bytes. Measured at each latency:
 * a max projection over time of a small file (300 pages of 128x128, real pixels);
 * tifffile through fsspec on the same server (the 1,000-page file): ``TiffFile(f)`` with
   ``len(tif.pages)`` (it reads every IFD) and one page. Bigger files are extrapolated from its
-  requests per page, not measured.
+  requests per page, not measured;
+* an object that changes while it is open (the small file): a plane read after the object was
+  replaced (same bytes, a new ETag: refused with ObjectChangedError), the first plane read
+  after a writer appended to it (the reader checks that it is the same recording and goes on),
+  and ``stack.refresh()`` picking up the appended time points.
 
 Writes benchmarks/results/remote.json and remote.md.
 """
@@ -78,6 +82,48 @@ class Server:
         self.process.join(5)
 
 
+def _changing_objects(server: Server, root: pathlib.Path, small, url: str) -> dict:
+    """Costs of reads while the served object changes (see the module docstring)."""
+    import os
+    import warnings
+
+    import si_explorer
+    from si_explorer.errors import TruncatedFileWarning
+    from si_explorer.tiff.source import ObjectChangedError
+
+    data = small.paths[0].read_bytes()
+    replaced = root / "replaced_00001_00001.tif"
+    replaced.write_bytes(data)
+    stack = si_explorer.open(f"{url}/{replaced.name}")
+    stack[0, 1, 0]
+    stamp = time.time_ns() + 10**9
+    os.utime(replaced, ns=(stamp, stamp))  # the same bytes under a new ETag
+
+    def refused():
+        try:
+            stack[0, 5, 0]
+        except ObjectChangedError:
+            return
+        raise AssertionError("a replaced object was read")
+
+    run = {"replaced_plane": server.measure(refused)}
+    growing = root / "growing_00001_00001.tif"
+    growing.write_bytes(data[: len(data) // 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncatedFileWarning)
+        stack = si_explorer.open(f"{url}/{growing.name}")
+    before = stack.shape[1]
+    with open(growing, "ab") as handle:
+        handle.write(data[len(data) // 2 :])
+    stamp += 10**9
+    os.utime(growing, ns=(stamp, stamp))
+    run["grown_plane"] = server.measure(lambda: stack[0, 5, 0])
+    run["refresh"] = server.measure(stack.refresh)
+    assert stack.shape[1] == 300 > before
+    run["plane_after_refresh"] = server.measure(lambda: stack[0, 250, 0])
+    return run
+
+
 def main() -> None:
     import fsspec
     import numpy as np
@@ -126,6 +172,7 @@ def main() -> None:
                         tif.pages[500].asarray()
 
                 run["tifffile_fsspec_1k"] = server.measure(tifffile_open)
+                run.update(_changing_objects(server, root, names["small"], server.url))
                 results["runs"][str(ms)] = run
                 print(ms, "ms", json.dumps(run), flush=True)
         finally:
@@ -143,6 +190,10 @@ def markdown(results: dict) -> str:
         ("trace_1500", "1,500-frame pixel trace"),
         ("projection_small", "max projection, 300 pages 128x128"),
         ("tifffile_fsspec_1k", "tifffile + fsspec: 1,000-page IFDs + one page"),
+        ("replaced_plane", "a plane of a replaced object (refused)"),
+        ("grown_plane", "first plane after the object grew"),
+        ("refresh", "refresh() after it grew from 150 to 300 pages"),
+        ("plane_after_refresh", "the next plane after that refresh"),
     ]
     lines = [
         "# Remote recordings over HTTP (benchmarks/remote.py)",

@@ -105,6 +105,13 @@ class MetadataError(SIExplorerError, ValueError):
     """
 
 
+class ObjectChangedError(SIExplorerError):
+    """A remote object is no longer the recording that was opened: replaced (another ETag and
+    other first bytes), or changed in place. Its bytes are never served as pixels of the
+    recording that was indexed; open it again. A recording still being written, which only
+    grows, is read on (``stack.refresh()`` adds its new time points)."""
+
+
 class StackIndexError(SIExplorerError, IndexError):
     """An index, pixel, ROI or export selection outside the stack.
 

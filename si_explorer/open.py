@@ -286,9 +286,11 @@ def _open(source, channel, lbm, layout, chunks, backend, mosaic, progress, optio
     paths = resolve_sources(source, options)
     try:
         files = _index_files(paths, progress, options)
-    except NonUniformPagesError:
+    except NonUniformPagesError as exc:
         if is_url(paths[0]):
-            raise
+            raise _needs_series_reader(
+                paths[0], f"its pages differ ({exc.problem})", uniform=False
+            ) from None
         return _open_series(paths, channel, layout, chunks, backend)
     scanimage = read_metadata(
         paths[0], files[0].reader.read_bytes, first_description=_first_description(files[0])
@@ -353,9 +355,56 @@ def _resolve_layout(
         _check_earlier_files(files, scanimage.structure.channels)
         return layout_from_metadata(scanimage, n_pages, page_shape, lbm=lbm, path=path)
     if is_url(path):
-        # tifffile's axes are not read remotely: a uniform TIFF from a URL is a time series.
-        return layout_for_pages(n_pages, page_shape)
+        return _remote_layout(files[0], n_pages, page_shape)
     return _tifffile_call(path, _layout_from_tifffile, path, n_pages, page_shape)
+
+
+def _remote_layout(first: SourceFile, n_pages: int, page_shape) -> Layout:
+    """What :func:`_layout_from_tifffile` gives a local copy, decided from the first page's
+    description (already read) instead of tifffile's series, which over a network may read
+    every IFD one request at a time. A TIFF that a local open would hand to tifffile's series
+    reader (OME-XML, an ImageJ or tifffile description that does not cover the pages) is
+    refused by :func:`_needs_series_reader` rather than served as pages in another order."""
+    import json
+    import math
+
+    from tifffile.tifffile import imagej_description_metadata
+
+    text = (_first_description(first) or b"").split(b"\0", 1)[0].decode("latin-1")
+    if text.startswith(("ImageJ=", "SCIFIO=")):  # tifffile's TiffPage.imagej_description
+        meta = imagej_description_metadata(text)
+        sizes = [int(meta.get(k, 1)) for k in ("frames", "slices", "channels")]
+        if sizes[0] * sizes[1] * sizes[2] != n_pages:
+            raise _needs_series_reader(first.path, "its ImageJ axes do not match its pages")
+        frames, planes, channels = sizes
+        return Layout(
+            frames=frames, planes=planes, channels=channels, order="tzc", page_shape=page_shape
+        )
+    if text[-10:].strip().endswith("OME>"):  # tifffile's TiffPage.is_ome
+        raise _needs_series_reader(first.path, "it is an OME-TIFF")
+    if text.startswith("{") and '"shape"' in text:
+        # tifffile's own description: one per series, the first one's shape covers its pages;
+        # more pages than that are another series (fewer: a file still being written).
+        try:
+            shape = json.loads(text)["shape"]
+            pages = math.prod(int(n) for n in shape[:-2])
+        except (ValueError, KeyError, TypeError):
+            pages = n_pages
+        if pages < n_pages:
+            raise _needs_series_reader(first.path, "it holds more than one image series")
+    return layout_for_pages(n_pages, page_shape)
+
+
+def _needs_series_reader(url: str, why: str, uniform: bool = True) -> LayoutError:
+    """The refusal of a URL that only tifffile's series reader could open; ``uniform``: its
+    pages are uniform, so a stated layout would open it."""
+    return LayoutError(
+        url,
+        f"{why}, so it needs tifffile's series reader, which si-explorer does not use over a "
+        "network (it can read every page's IFD with a request of its own); download it (curl, "
+        "aws s3 cp, fsspec's fs.get) and open the local copy"
+        + (", or state its page order with layout=si_explorer.Layout(...)" if uniform else ""),
+    )
 
 
 def _paged_stack(files, layout, scanimage, channel, chunks, backend, mosaic, notes) -> Stack:
@@ -466,11 +515,7 @@ def _layout_from_tifffile(path: str, n_pages: int, page_shape) -> Layout | None:
 
 def _open_series(paths, channel, layout, chunks, backend) -> Stack:
     if is_url(paths[0]):
-        raise LayoutError(
-            paths[0],
-            "only ScanImage recordings and TIFFs of uniform pages open from a URL; this one "
-            "needs tifffile's series reader: download it and open the local copy",
-        )
+        raise _needs_series_reader(paths[0], "it is not a TIFF of uniform pages", uniform=False)
     if len(paths) > 1:
         raise LayoutError(
             paths[0], "only ScanImage acquisitions and uniform TIFFs can span several files"

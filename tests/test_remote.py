@@ -13,8 +13,10 @@ import hashlib
 import os
 import pickle
 import re
+import sys
 import threading
 import time
+import warnings
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,9 +24,15 @@ import numpy as np
 import pytest
 
 import si_explorer
-from si_explorer.errors import SIExplorerError, SourceNotFoundError
+from si_explorer.errors import (
+    LayoutError,
+    SIExplorerError,
+    SourceNotFoundError,
+    TruncatedFileWarning,
+)
 from si_explorer.synthetic import Acquisition, write_acquisition
 from si_explorer.tiff import build_index
+from si_explorer import ObjectChangedError
 from si_explorer.tiff.source import RemoteSource
 
 pytest.importorskip("aiohttp")
@@ -144,8 +152,16 @@ class RangeServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                # A client that cancels its requests (a read stopped at its first refusal)
+                # closes connections the server is still writing to: not a server error.
+                if not isinstance(sys.exc_info()[1], ConnectionError):
+                    super().handle_error(request, client_address)
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -436,6 +452,256 @@ def test_cli_info_url(http, capsys):
     assert "plain_00001_00001.tif" in out
 
 
+# ------------------------------------------------------------ changed objects, growth, export
+
+
+def flipped_pixels(path) -> bytes:
+    """The bytes of ``path`` with every pixel inverted: same size, same IFDs, other pixels."""
+    index = build_index(str(path), cache=False)
+    data = np.frombuffer(Path(path).read_bytes(), np.uint8).copy()
+    for offset in index.data_offsets.tolist():
+        data[offset : offset + index.page_nbytes] ^= 0xFF
+    return data.tobytes()
+
+
+def other_recording(tmp_path, volumes: int) -> bytes:
+    """Another recording with the geometry of the "plain" one (another seed)."""
+    path = tmp_path / f"other{volumes}" / "other_00001_00001.tif"
+    return (
+        write_acquisition(path, Acquisition(volumes=volumes, height=32, width=48, seed=11))
+        .paths[0]
+        .read_bytes()
+    )
+
+
+def replacement(kind: str, files, tmp_path) -> bytes:
+    if kind == "same size":
+        return flipped_pixels(files["plain"].paths[0])
+    return other_recording(tmp_path, 60 if kind == "longer" else 20)
+
+
+def page_end(files, k: int) -> int:
+    """First byte after page k of a synthetic file (the next page's IFD)."""
+    return int(files.ifd_offsets[0][k + 1])
+
+
+def open_quietly(url, **options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncatedFileWarning)  # a page still being written
+        return si_explorer.open(url, **options)
+
+
+CHANGED = "changed since it was opened|replaced since it was opened"
+
+
+@pytest.mark.parametrize("kind", ["same size", "longer", "shorter"])
+def test_http_replaced_object_is_an_error_not_other_pixels(http, tmp_path, kind):
+    server, root, files = http
+    target = root / f"replaced_{kind.replace(' ', '')}_00001_00001.tif"
+    target.write_bytes(files["plain"].paths[0].read_bytes())
+    url = f"{server.url}/{target.name}"
+    stack = si_explorer.open(url)
+    np.testing.assert_array_equal(stack[0, 1, 0], files["plain"].expected(0, 1, 0))
+    new = replacement(kind, files, tmp_path)
+    assert (len(new) == target.stat().st_size) == (kind == "same size")
+    target.write_bytes(new)
+    os.utime(target, ns=(time.time_ns(), time.time_ns() + 10**9))  # a new ETag, whatever the clock
+    server.reset()
+    with pytest.raises(ObjectChangedError, match=CHANGED) as error:
+        stack[0, 2, 0]
+    assert str(error.value).startswith(url)
+    # The refused GET and a HEAD; for a longer object also its first block, which differs.
+    assert server.requests == (3 if kind == "longer" else 2), server.log
+    with pytest.raises(ObjectChangedError, match=CHANGED):
+        stack[0, :, 0, 3, 5]
+    with pytest.raises(ObjectChangedError, match=CHANGED):
+        stack.timeseries(3, 5)
+
+
+def test_http_replaced_object_trace_stops_at_the_first_refusal(http):
+    """A trace of a replaced object fails after the requests in flight, not one per frame."""
+    server, root, files = http
+    target = root / "bigreplaced_00001_00001.tif"
+    target.write_bytes(files["big"].paths[0].read_bytes())
+    stack = si_explorer.open(f"{server.url}/{target.name}")
+    os.utime(target, ns=(time.time_ns(), time.time_ns() + 10**9))  # same bytes, new ETag
+    server.reset()
+    with pytest.raises(ObjectChangedError, match=CHANGED):
+        stack[0, :3000, 0, 10, 10]
+    # 3,000 ranges of 2 bytes: at most 32 in flight when the first refusal arrives.
+    assert server.requests <= 2 * 32 + 1, server.requests
+
+
+class Growing:
+    """A served file that a writer appends a complete recording's bytes to, step by step."""
+
+    def __init__(self, complete: Path, target: Path):
+        self.data = complete.read_bytes()
+        self.path = target
+        self.path.write_bytes(b"")
+
+    def grow_to(self, size: int) -> None:
+        written = self.path.stat().st_size
+        with open(self.path, "ab", buffering=0) as handle:
+            handle.write(self.data[written:size])
+        # Appends within one clock tick must still change the ETag, as a real server's would.
+        stamp = time.time_ns() + written
+        os.utime(self.path, ns=(stamp, stamp))
+
+
+def test_http_refresh_of_a_recording_still_being_written(http):
+    import tifffile
+
+    server, root, files = http
+    plain = files["plain"]
+    truth = tifffile.imread(plain.paths[0], key=range(40))  # one page per time point
+    growing = Growing(plain.paths[0], root / "growing_00001_00001.tif")
+    url = f"{server.url}/{growing.path.name}"
+    growing.grow_to(page_end(plain, 9) + 300)  # 10 pages and part of the 11th
+    stack = open_quietly(url)
+    assert stack.shape[1] == 10
+    np.testing.assert_array_equal(stack[0, :, 0], truth[:10])
+    dask_before = stack.data
+
+    # Between two refreshes the object grows (another ETag): the open stack keeps serving its
+    # time points, from the longer object once its first bytes show it is the same recording.
+    growing.grow_to(page_end(plain, 24) + 100)
+    server.reset()
+    np.testing.assert_array_equal(stack[0, 7, 0], truth[7])
+    assert server.requests == 4, server.log  # refused GET, HEAD, first block, the plane
+    server.reset()
+    assert stack.refresh() == 15
+    assert stack.shape[1] == 25 and stack.data.shape[1] == 25
+    np.testing.assert_array_equal(stack[0, :, 0], truth[:25])
+    np.testing.assert_array_equal(stack.timeseries(3, 5), truth[:25, 3, 5])
+
+    growing.grow_to(page_end(plain, 24) + 2000)  # part of a page: nothing new to serve
+    assert stack.refresh() == 0
+    np.testing.assert_array_equal(stack[0, 24, 0], truth[24])
+
+    growing.grow_to(len(growing.data))
+    assert stack.refresh() == 15
+    local = si_explorer.open(plain.paths[0])
+    assert stack.shape == local.shape
+    np.testing.assert_array_equal(stack.data.compute(), local.data.compute())
+    np.testing.assert_array_equal(dask_before.compute()[0, :, 0], truth[:10])
+    np.testing.assert_array_equal(
+        stack.timeline(progress=False)["frame_number"].values,
+        local.timeline(progress=False)["frame_number"].values,
+    )
+    assert stack.refresh() == 0
+
+
+def test_http_refresh_refuses_a_recording_replaced_by_a_longer_one(http, tmp_path):
+    server, root, files = http
+    growing = Growing(files["plain"].paths[0], root / "growrep_00001_00001.tif")
+    growing.grow_to(page_end(files["plain"], 9) + 300)
+    url = f"{server.url}/{growing.path.name}"
+    stack = open_quietly(url)
+    stack[0, 3, 0]
+    growing.path.write_bytes(other_recording(tmp_path, 60))
+    os.utime(growing.path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    with pytest.raises(SIExplorerError, match="changed|replaced") as error:
+        stack.refresh()
+    assert str(error.value).startswith(url)
+    assert stack.shape[1] == 10
+    with pytest.raises(ObjectChangedError, match="replaced since it was opened"):
+        stack[0, 3, 0]
+
+
+def test_export_of_a_remote_stack_equals_the_local_export(http, tmp_path):
+    import tifffile
+    import zarr
+
+    server, root, files = http
+    remote = si_explorer.open(url_of(server, files, "mroi"))
+    local = si_explorer.open(files["mroi"].paths[0])
+    selection = (slice(None), slice(1, 5))
+    for name, stack in (("remote", remote), ("local", local)):
+        stack.to_zarr(tmp_path / f"{name}.ome.zarr", selection=selection, progress=False)
+        stack.to_tiff(tmp_path / f"{name}.ome.tif", progress=False)
+    exported = [zarr.open(tmp_path / f"{n}.ome.zarr", mode="r") for n in ("remote", "local")]
+    np.testing.assert_array_equal(exported[0]["0"][:], exported[1]["0"][:])
+    attrs = [dict(z.attrs.asdict()) for z in exported]
+    assert attrs[0]["si_explorer"].pop("sources") == remote.paths  # the URL, not a local path
+    attrs[1]["si_explorer"].pop("sources")
+    assert attrs[0] == attrs[1]
+    with (
+        tifffile.TiffFile(tmp_path / "remote.ome.tif") as a,
+        tifffile.TiffFile(tmp_path / "local.ome.tif") as b,
+    ):
+        assert len(a.series) == len(b.series) == remote.shape[0]
+        for sa, sb in zip(a.series, b.series):
+            np.testing.assert_array_equal(sa.asarray(), sb.asarray())
+
+
+def test_remote_tiffs_that_need_the_series_reader(http, monkeypatch):
+    """OME, several series, mixed pages: refused by URL with why and what to do (tifffile's
+    series reader over a network may read every IFD); an ImageJ hyperstack opens as locally."""
+    import tifffile
+
+    server, root, files = http
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 4000, (5, 2, 2, 32, 48), dtype=np.uint16)
+    tifffile.imwrite(root / "ome.ome.tif", data, ome=True, metadata={"axes": "TZCYX"})
+    tifffile.imwrite(root / "mixed.tif", data[:, 0, 0])
+    tifffile.imwrite(root / "mixed.tif", data[0, 0, 0, :16, :16], append=True)
+    tifffile.imwrite(root / "twoseries.tif", data[:, 0, 0])
+    tifffile.imwrite(root / "twoseries.tif", data[:, 1, 0], append=True)
+    tifffile.imwrite(root / "hyper.tif", data, imagej=True, metadata={"axes": "TZCYX"})
+
+    def no_series_reader(*args, **kwargs):
+        raise AssertionError("tifffile opened a remote file")
+
+    monkeypatch.setattr(tifffile, "TiffFile", no_series_reader)
+    for name, why in [
+        ("ome.ome.tif", "it is an OME-TIFF"),
+        ("mixed.tif", r"its pages differ \(page 5 is 16x16 uint16"),
+        ("twoseries.tif", "it holds more than one image series"),
+    ]:
+        url = f"{server.url}/{name}"
+        with pytest.raises(LayoutError, match=why + ".*series reader.*open the local copy") as e:
+            si_explorer.open(url)
+        assert str(e.value).startswith(url)
+    monkeypatch.undo()
+
+    # What the OME refusal suggests: its pages are uniform, so a stated order opens them.
+    layout = si_explorer.Layout(frames=5, planes=2, channels=2, order="tzc")
+    for channel in (0, 1):
+        stated = si_explorer.open(f"{server.url}/ome.ome.tif", layout=layout, channel=channel)
+        series = si_explorer.open(root / "ome.ome.tif", channel=channel)
+        assert stated.shape == series.shape
+        np.testing.assert_array_equal(stated.data.compute(), series.data.compute())
+
+    remote = si_explorer.open(f"{server.url}/hyper.tif", channel=1)
+    local = si_explorer.open(root / "hyper.tif", channel=1)
+    assert remote.shape == local.shape == (1, 5, 2, 32, 48)
+    assert remote.channels == local.channels
+    np.testing.assert_array_equal(remote.data.compute(), local.data.compute())
+    np.testing.assert_array_equal(remote.data.compute()[0], data[:, :, 1])
+
+
+def test_fsspec_replaced_object_is_an_error(served):
+    """A filesystem without If-Match (memory://): the version is asked again after the read."""
+    import fsspec
+
+    server, root, files = served
+    fs = fsspec.filesystem("memory")
+    path = "/si-explorer-test/mem_00001_00001.tif"
+    fs.pipe(path, files["plain"].paths[0].read_bytes())
+    url = f"memory:/{path}"
+    try:
+        stack = si_explorer.open(url)
+        np.testing.assert_array_equal(stack[0, 4, 0], files["plain"].expected(0, 4, 0))
+        # Same size: only the version (the memory filesystem's creation time, in µs) differs.
+        fs.pipe(path, flipped_pixels(files["plain"].paths[0]))
+        with pytest.raises(ObjectChangedError, match=CHANGED) as error:
+            stack[0, 5, 0]
+        assert str(error.value).startswith(url)
+    finally:
+        fs.rm(path)
+
+
 # -------------------------------------------------------------------------------------- S3
 
 
@@ -503,6 +769,97 @@ def test_s3_index_cache_and_changed_object(s3, tmp_path, monkeypatch):
     assert build_index(RemoteSource(url, options)).method == "cache"
     fs.put_file(str(files["plain"].paths[0]), key)  # replaced: new ETag
     assert build_index(RemoteSource(url, options)).method != "cache"
+
+
+@pytest.fixture
+def s3_calls(monkeypatch):
+    """The S3 calls s3fs makes (method, If-Match), through any of its filesystems."""
+    import s3fs
+
+    calls = []
+    original = s3fs.S3FileSystem._call_s3
+
+    async def counted(self, method, *args, **kwargs):
+        calls.append((method, kwargs.get("IfMatch")))
+        return await original(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_call_s3", counted)
+    return calls
+
+
+@pytest.mark.parametrize("kind", ["same size", "longer", "shorter"])
+def test_s3_replaced_object_is_an_error_not_other_pixels(s3, s3_calls, tmp_path, kind):
+    import s3fs
+
+    options, files = s3
+    fs = s3fs.S3FileSystem(**options, skip_instance_cache=True)
+    key = f"recordings/replaced_{kind.replace(' ', '')}_00001_00001.tif"
+    fs.pipe_file(key, files["plain"].paths[0].read_bytes())
+    url = f"s3://{key}"
+    stack = si_explorer.open(url, storage_options=options)
+    s3_calls.clear()
+    np.testing.assert_array_equal(stack[0, 1, 0], files["plain"].expected(0, 1, 0))
+    etag = stack._planes.sources[0].reader.source().version
+    assert s3_calls == [("get_object", etag)]  # one ranged GET, pinned to the ETag
+    fs.pipe_file(key, replacement(kind, files, tmp_path))
+    s3_calls.clear()
+    with pytest.raises(ObjectChangedError, match=CHANGED) as error:
+        stack[0, 2, 0]
+    assert str(error.value).startswith(url)
+    # moto answers the pinned GET with 412; then one HEAD tells whether the object grew, and
+    # for a longer object one GET of its first block shows another recording.
+    assert s3_calls[0] == ("get_object", etag)
+    assert [m for m, _ in s3_calls] == ["get_object", "head_object"] + (
+        ["get_object"] if kind == "longer" else []
+    )
+    with pytest.raises(ObjectChangedError, match=CHANGED):
+        stack[0, :, 0, 3, 5]
+    with pytest.raises(ObjectChangedError, match=CHANGED):
+        stack.timeseries(3, 5)
+
+
+def test_s3_refresh_of_a_recording_uploaded_again_longer(s3, tmp_path):
+    import s3fs
+    import tifffile
+
+    options, files = s3
+    fs = s3fs.S3FileSystem(**options, skip_instance_cache=True)
+    plain = files["plain"]
+    data = plain.paths[0].read_bytes()
+    truth = tifffile.imread(plain.paths[0], key=range(40))
+    key = "recordings/uploading_00001_00001.tif"
+    url = f"s3://{key}"
+    fs.pipe_file(key, data[: page_end(plain, 9) + 300])
+    stack = open_quietly(url, storage_options=options)
+    assert stack.shape[1] == 10
+    fs.pipe_file(key, data[: page_end(plain, 24) + 100])  # uploaded again, longer: a new ETag
+    np.testing.assert_array_equal(stack[0, 7, 0], truth[7])
+    assert stack.refresh() == 15
+    np.testing.assert_array_equal(stack[0, :, 0], truth[:25])
+    fs.pipe_file(key, data)
+    assert stack.refresh() == 15
+    local = si_explorer.open(plain.paths[0])
+    np.testing.assert_array_equal(stack.data.compute(), local.data.compute())
+    np.testing.assert_array_equal(stack.timeseries(3, 5), local.timeseries(3, 5))
+
+    fs.pipe_file(key, other_recording(tmp_path, 60))
+    with pytest.raises(SIExplorerError, match="changed|replaced") as error:
+        stack.refresh()
+    assert str(error.value).startswith(url)
+    with pytest.raises(ObjectChangedError, match=CHANGED):
+        stack[0, 3, 0]
+
+
+def test_s3_export_equals_the_local_export(s3, tmp_path):
+    import zarr
+
+    options, files = s3
+    remote = si_explorer.open("s3://recordings/multi_00001_*.tif", storage_options=options)
+    local = si_explorer.open(files["multi"].paths)
+    for name, stack in (("remote", remote), ("local", local)):
+        stack.to_zarr(tmp_path / f"{name}.ome.zarr", progress=False)
+    arrays = [zarr.open(tmp_path / f"{n}.ome.zarr", mode="r")["0"][:] for n in ("remote", "local")]
+    np.testing.assert_array_equal(arrays[0], arrays[1])
 
 
 @pytest.mark.slow

@@ -18,6 +18,14 @@ A file named by a URL (``index.path`` is ``https://...``, ``s3://...``) is read 
 "mmap" alike): one ranged request per page region, the requests of many pages merged where
 their bytes are close and sent concurrently (``_read_remote``). It also opens once per process,
 with the ``storage_options`` the reader was made with (pickled with it).
+
+A remote object may change while it is read. A recording still being written grows (its ETag
+changes with every upload or append); a replaced one is another recording. Every read is
+pinned to one version of the object (``RemoteSource``), and when the version changes the reader
+moves to the new one only if it is the same recording, longer: its first bytes (up to the last
+indexed IFD, at most 256 KiB: the TIFF and ScanImage headers, the first frame's header with its
+timestamps, the first pixels) must be those read at open (:meth:`PageReader._checked`).
+Otherwise every read is an :class:`~si_explorer.ObjectChangedError` naming the URL.
 """
 
 from __future__ import annotations
@@ -28,9 +36,9 @@ import threading
 
 import numpy as np
 
-from ..errors import SIExplorerError, tifffile_errors
+from ..errors import ObjectChangedError, SIExplorerError, tifffile_errors
 from ..tiff import PageIndex
-from ..tiff.source import RemoteSource, is_url
+from ..tiff.source import HEAD_BLOCK, RemoteSource, is_url
 
 BACKENDS = ("pread", "mmap", "tifffile")
 
@@ -56,16 +64,23 @@ class PageReader:
         self._flat = None
         self._tiff = None
         self._source = None
+        # (version, n, digest of the first n bytes) of a version of the remote object known to
+        # hold this index's pages; None when unknown (then only the indexed version is read).
+        self._head = None
         if source is not None and source.size == index.file_size:
             self._pid, self._source = os.getpid(), source
+            digest = source.head_digest(self._head_size(), fetch=False)
+            if digest is not None and source.version is not None:
+                self._head = (source.version, *digest)
 
     # Pickle only the index (and a remote file's options): descriptors, maps, connections and
     # tifffile handles belong to one process.
     def __getstate__(self):
-        return {"index": self.index, "storage_options": self.storage_options}
+        return {"index": self.index, "storage_options": self.storage_options, "head": self._head}
 
     def __setstate__(self, state):
         self.__init__(state["index"], state.get("storage_options"))
+        self._head = state.get("head")
 
     def close(self) -> None:
         with self._lock:
@@ -86,8 +101,15 @@ class PageReader:
             self._pid = None
 
     def grow(self, index: PageIndex) -> None:
-        """Read through ``index``, the same file's index extended by appended pages."""
+        """Read through ``index``, the same file's index extended by appended pages.
+
+        A remote object is checked here (:meth:`_checked`): a refresh that indexed another
+        recording (the object was replaced by a longer one) fails, not the reads after it.
+        """
         with self._lock:
+            checked = None
+            if self.remote and self._head is not None:
+                checked = self._checked(RemoteSource(index.path, self.storage_options), index)
             self.index = index
             # The map and tifffile's handle cover the old extent and are made again on demand.
             # The map is dropped, not closed: a read in another thread may hold a view of it.
@@ -95,7 +117,7 @@ class PageReader:
             if self._tiff is not None:
                 self._tiff.close()  # tifffile reads hold this lock: none is in progress
                 self._tiff = None
-            self._source = None  # opened again at the object's new size and version
+            self._source = checked  # None: opened again at the object's new version
 
     def _check_process(self) -> None:
         if self._pid != os.getpid():
@@ -104,28 +126,72 @@ class PageReader:
             self._pid = os.getpid()
 
     def source(self) -> RemoteSource:
-        """The remote file, opened once per process and checked against the index: an object
-        that changed since it was indexed (another ETag, or shorter) is an error, not pixels
-        from another recording."""
+        """The remote file, opened once per process and checked against the index
+        (:meth:`_checked`): an object that changed since it was indexed is an error, not
+        pixels from another recording."""
         if self._source is None or self._pid != os.getpid():
             with self._lock:
                 self._check_process()
                 if self._source is None:
-                    index = self.index
-                    source = RemoteSource(index.path, self.storage_options)
-                    if source.size < index.file_size or (
-                        index.mtime_ns is not None
-                        and source.version is not None
-                        and source.version != index.mtime_ns
-                        and source.size == index.file_size
-                    ):
-                        raise SIExplorerError(
-                            index.path,
-                            "the object changed since it was opened (its ETag or size "
-                            "differs); open it again",
-                        )
-                    self._source = source
+                    self._source = self._checked(
+                        RemoteSource(self.index.path, self.storage_options)
+                    )
         return self._source
+
+    def _head_size(self) -> int:
+        # Up to the last indexed IFD: a writer may still patch that IFD's next-IFD pointer.
+        offsets = self.index.ifd_offsets
+        return min(HEAD_BLOCK, int(offsets[-1]) if len(offsets) else HEAD_BLOCK)
+
+    def _checked(self, source: RemoteSource, index: PageIndex | None = None) -> RemoteSource:
+        """``source`` when it holds this index's pages: the version indexed, or a version whose
+        first bytes are those of a version known to hold them and which is longer (still
+        being written) or which a refresh indexed. Costs one ranged request (the first block)
+        when the version is new."""
+        index, head = index or self.index, self._head
+        if source.version is None or index.mtime_ns is None:
+            return source  # a store without versions: nothing to compare
+        if head is not None and source.version == head[0]:
+            return source
+        indexed = source.version == index.mtime_ns  # by the open, or by a refresh since
+        grew = source.size > index.file_size
+        if head is None and indexed:
+            return source
+        if head is not None and (indexed or grew):
+            if source.head_digest(head[1]) == head[1:]:
+                self._head = (source.version, *head[1:])
+                return source
+            problem = (
+                f"the object was replaced since it was opened (its first {head[1]:,} bytes "
+                "differ: it is not the same recording grown); open it again"
+            )
+        elif grew:
+            problem = (
+                f"the object changed since it was opened and grew from {index.file_size:,} "
+                f"to {source.size:,} bytes: if the recording is still being written, "
+                "stack.refresh() reads the new version; else open it again"
+            )
+        else:
+            problem = (
+                "the object changed since it was opened (its ETag or size differs); open it again"
+            )
+        source.close()
+        raise ObjectChangedError(index.path, problem)
+
+    def _remote(self, call, attempts: int = 3):
+        """``call(source)``; when the object changed meanwhile, again through its new version
+        if :meth:`_checked` accepts it (a recording that grew), else its error. A few
+        attempts: a writer may append again while a read catches up."""
+        for attempt in range(attempts):
+            source = self.source()
+            try:
+                return call(source)
+            except ObjectChangedError:
+                if attempt == attempts - 1:
+                    raise
+                with self._lock:
+                    if self._source is source:
+                        self._source = None
 
     def _descriptor(self) -> int:
         if self._fd is None or self._pid != os.getpid():
@@ -216,7 +282,7 @@ class PageReader:
     def read_bytes(self, offset: int, nbytes: int) -> bytes:
         """Raw bytes (metadata, descriptions); short at the end of the file."""
         if self.remote:
-            return self.source().read(offset, nbytes)
+            return self._remote(lambda source: source.read(offset, nbytes))
         return os.pread(self._descriptor(), nbytes, offset)
 
     def read_many(self, offsets, sizes) -> list:
@@ -224,7 +290,7 @@ class PageReader:
         one positioned read each for a local file, merged concurrent requests for a remote
         one."""
         if self.remote:
-            return self.source().read_ranges(offsets, sizes)
+            return self._remote(lambda source: source.read_ranges(offsets, sizes))
         fd = self._descriptor()
         return [os.pread(fd, int(n), int(o)) for o, n in zip(offsets, sizes)]
 
@@ -288,7 +354,8 @@ class PageReader:
         ny, nx = rows[1] - rows[0], cols[1] - cols[0]
         starts = index.data_offsets[pages] + (rows[0] * width + cols[0]) * item
         span = ((ny - 1) * width + nx) * item
-        blobs = self.source().read_ranges(starts.tolist(), [span] * len(starts))
+        starts_list = starts.tolist()
+        blobs = self._remote(lambda source: source.read_ranges(starts_list, [span] * len(starts)))
         padded = np.empty(ny * width, dtype=index.dtype)
         for i, blob in enumerate(blobs):
             if len(blob) != span:

@@ -208,10 +208,12 @@ class SourceFile:
     def grow(self, index: PageIndex) -> None:
         """Adopt ``index`` extended by pages appended since (:func:`si_explorer.refresh`)."""
         with self._lock:
-            self._index = index
-            self.expected_pages = index.n_pages
+            # The reader first: it refuses a remote object that is another recording, and the
+            # file must then keep the index it had.
             if self._reader is not None:
                 self._reader.grow(index)
+            self._index = index
+            self.expected_pages = index.n_pages
 
     def close(self) -> None:
         if self._reader is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import atexit
 import contextlib
+import hashlib
 import mmap
 import os
 import re
@@ -25,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import NotATiffError, SIExplorerError, SourceNotFoundError
+from ..errors import NotATiffError, ObjectChangedError, SIExplorerError, SourceNotFoundError
 
 
 class ByteSource(abc.ABC):
@@ -261,10 +262,11 @@ class RemoteSource(ByteSource):
 
     ``version`` is the object's ETag (else its modification time), so the index cache is keyed
     by URL, size and ETag, and a replaced object misses it. Every response is checked: a server
-    that ignores ``Range`` (200 instead of 206), a response of the wrong length or from an
-    object whose ETag or size changed since the open, a refused credential and a server that
-    stops answering (``connect_timeout``/``read_timeout`` storage options, 10 s / 30 s) are each
-    an :class:`SIExplorerError` naming the URL.
+    that ignores ``Range`` (200 instead of 206), a refused credential and a server that stops
+    answering (``connect_timeout``/``read_timeout`` storage options, 10 s / 30 s) are each an
+    :class:`SIExplorerError` naming the URL; a response of the wrong length or from an object
+    whose ETag or size changed since the open is an :class:`ObjectChangedError` (a reader
+    decides whether the new version is the same recording grown: ``read/pages.py``).
 
     ``requests`` and ``bytes_read`` count what this source fetched.
     """
@@ -278,6 +280,8 @@ class RemoteSource(ByteSource):
         self.requests = 0
         self.bytes_read = 0
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        # The first block is kept out of the LRU: it identifies the object (see head_digest).
+        self._head: bytes | None = None
         self._lock = threading.Lock()
         protocol = url.split("://", 1)[0].lower()
         client = _HttpClient if protocol in ("http", "https") else _FsspecClient
@@ -305,19 +309,34 @@ class RemoteSource(ByteSource):
             return self.read_ranges([offset], [end - offset])[0]
         first = 0 if offset < HEAD_BLOCK else offset // BLOCK * BLOCK
         last = HEAD_BLOCK if end <= HEAD_BLOCK else -(-end // BLOCK) * BLOCK
-        pieces = []
-        position = offset
         with self._lock:
-            cached = self._blocks.get(first)
+            cached = self._head if first == 0 else self._blocks.get(first)
         if cached is not None and first + len(cached) >= end:
             return cached[offset - first : end - first]
         data = self._fetch([(first, min(last, self.size))])[0]
         with self._lock:
-            self._blocks[first] = data
-            while len(self._blocks) > CACHED_BLOCKS:
-                self._blocks.popitem(last=False)
-        pieces.append(data[position - first : end - first])
-        return b"".join(pieces)
+            if first == 0:
+                self._head = data
+            else:
+                self._blocks[first] = data
+                while len(self._blocks) > CACHED_BLOCKS:
+                    self._blocks.popitem(last=False)
+        return data[offset - first : end - first]
+
+    def head_digest(self, size: int | None = None, fetch: bool = True) -> tuple[int, bytes] | None:
+        """``(n, digest)`` of the object's first ``n`` bytes (``size``, else the head block):
+        what identifies a recording across versions of a growing object, since its first
+        block (TIFF header, ScanImage header, the first frame's header with its timestamps)
+        never changes while the recording is appended to. None when ``fetch`` is False and
+        those bytes were not read yet."""
+        n = min(HEAD_BLOCK if size is None else size, HEAD_BLOCK, self.size)
+        with self._lock:
+            head = self._head
+        if head is None or len(head) < n:
+            if not fetch:
+                return None
+            head = self.read(0, n)
+        return n, hashlib.blake2b(head[:n], digest_size=16).digest()
 
     def read_ranges(self, offsets, sizes, max_gap: int = MAX_GAP) -> list[memoryview]:
         """The bytes of every ``(offset, size)`` range, fetched by as few parallel requests as
@@ -349,27 +368,57 @@ class RemoteSource(ByteSource):
         if not ranges:
             return []
         data = self._client.fetch(ranges, self.size, self._version)
-        for (start, end), blob in zip(ranges, data):
-            if len(blob) != end - start:
-                raise SIExplorerError(
-                    self.url,
-                    f"asked for bytes {start:,}..{end:,} but got {len(blob):,} bytes: the object "
-                    "changed or was shortened since it was opened",
-                )
         with self._lock:
             self.requests += len(ranges)
             self.bytes_read += sum(end - start for start, end in ranges)
+        for (start, end), blob in zip(ranges, data):
+            if len(blob) != end - start:
+                raise ObjectChangedError(
+                    self.url,
+                    f"asked for bytes {start:,}..{end:,} but got {len(blob):,} bytes: the object "
+                    "changed or was shortened since it was opened; open it again",
+                )
         return data
 
     def close(self) -> None:
         self._blocks.clear()
+        self._head = None
 
 
-def _run(coroutine):
-    """Run ``coroutine`` on fsspec's I/O thread and return its result."""
+def _run(coroutine, loop=None):
+    """Run ``coroutine`` on fsspec's I/O thread (or ``loop``) and return its result."""
     import fsspec.asyn
 
-    return fsspec.asyn.sync(fsspec.asyn.get_loop(), lambda: coroutine)
+    return fsspec.asyn.sync(loop or fsspec.asyn.get_loop(), lambda: coroutine)
+
+
+async def _fetch_all(one, ranges) -> list:
+    """``one(start, end)`` for every range, at most CONCURRENCY at once, results in order.
+
+    The first failure cancels the requests not sent or not answered yet: a trace over a
+    replaced object fails after the requests in flight, not after one per frame.
+    """
+    import asyncio
+
+    if not ranges:
+        return []
+    semaphore = asyncio.Semaphore(CONCURRENCY)
+
+    async def limited(start, end):
+        async with semaphore:
+            return await one(start, end)
+
+    tasks = [asyncio.ensure_future(limited(s, e)) for s, e in ranges]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()  # no-op on finished tasks
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        if task in done and task.exception() is not None:
+            raise task.exception()
+    return [task.result() for task in tasks]
 
 
 class _HttpClient:
@@ -455,15 +504,10 @@ class _HttpClient:
         return int(headers["Content-Length"]), version
 
     def fetch(self, ranges, size: int, version) -> list[bytes]:
-        import asyncio
-
-        async def one(session, semaphore, start, end):
+        async def one(session, start, end):
             headers = dict(self.headers, Range=f"bytes={start}-{end - 1}")
             headers["Accept-Encoding"] = "identity"
-            async with (
-                semaphore,
-                session.get(self.url, headers=headers, timeout=self._timeout()) as r,
-            ):
+            async with session.get(self.url, headers=headers, timeout=self._timeout()) as r:
                 if r.status == 200:
                     raise SIExplorerError(
                         self.url,
@@ -471,33 +515,43 @@ class _HttpClient:
                         "does not support range requests, which reading a file lazily needs",
                     )
                 if r.status == 416:
-                    raise SIExplorerError(
+                    raise ObjectChangedError(
                         self.url,
                         f"bytes {start:,}..{end:,} are past the end of the object: it was "
-                        "shortened since it was opened",
+                        "shortened since it was opened; open it again",
                     )
                 if r.status >= 400 or r.status != 206:
                     raise self._status_error(r.status, r.reason or "")
                 etag = r.headers.get("ETag")
                 total = r.headers.get("Content-Range", "").rpartition("/")[2]
+                # A version from Last-Modified (no ETag at open) is checked by size only.
                 changed = version is not None and etag is not None and etag != version
                 if changed or (total.isdigit() and int(total) != size):
-                    raise SIExplorerError(
-                        self.url,
-                        "the object changed since it was opened (its ETag or size differs); "
-                        "open it again",
-                    )
+                    raise _changed(self.url, size, int(total) if total.isdigit() else None)
                 return await r.read()
 
         async def many():
             session = await self._session()
-            semaphore = asyncio.Semaphore(CONCURRENCY)
-            return await asyncio.gather(*(one(session, semaphore, s, e) for s, e in ranges))
+            return await _fetch_all(lambda s, e: one(session, s, e), ranges)
 
         try:
             return _run(many())
         except BaseException as exc:
             raise self._error(exc) from None
+
+
+def _changed(url: str, size: int, new_size: int | None) -> ObjectChangedError:
+    grew = new_size is not None and new_size > size
+    return ObjectChangedError(
+        url,
+        "the object changed since it was opened (its ETag or size differs)"
+        + (
+            f"; it grew from {size:,} to {new_size:,} bytes: if the recording is still being "
+            "written, stack.refresh() reads the new version"
+            if grew
+            else "; open it again"
+        ),
+    )
 
 
 def _close_sessions() -> None:
@@ -512,10 +566,18 @@ atexit.register(_close_sessions)
 
 
 class _FsspecClient:
-    """Any other fsspec filesystem (``s3://``, ``gs://``, ``memory://`` ...): ``cat_ranges``
-    fetches many ranges concurrently on async filesystems. ``storage_options`` are the
-    filesystem's; for s3fs, timeouts become botocore's ``connect_timeout``/``read_timeout``
-    (with two attempts) unless ``config_kwargs`` sets them."""
+    """Any other fsspec filesystem (``s3://``, ``gs://``, ``memory://`` ...). ``storage_options``
+    are the filesystem's; for s3fs, timeouts become botocore's ``connect_timeout``/
+    ``read_timeout`` (with two attempts) unless ``config_kwargs`` sets them.
+
+    Every read is checked against the version seen at open. On S3 each ranged GET carries
+    ``If-Match: <ETag>`` (the server refuses a replaced object with 412, at no extra request)
+    and its answer's ETag and ``Content-Range`` total are compared too (for stores that ignore
+    ``If-Match``). Other filesystems have no common precondition: their ranges are fetched with
+    ``cat_ranges`` and the object's ``info()`` is asked again after them, one metadata request
+    per read; bytes read before a replacement are the old object's, so a version unchanged
+    after the read vouches for them.
+    """
 
     def __init__(self, url: str, options: dict):
         import fsspec
@@ -523,7 +585,8 @@ class _FsspecClient:
         self.url = url
         options, connect, read = _split_options(options)
         protocol = url.split("://", 1)[0].lower()
-        if protocol in ("s3", "s3a"):
+        self.s3 = protocol in ("s3", "s3a")
+        if self.s3:
             config = dict(options.get("config_kwargs") or {})
             config.setdefault("connect_timeout", connect)
             config.setdefault("read_timeout", read)
@@ -533,6 +596,9 @@ class _FsspecClient:
             self.fs, self.path = fsspec.core.url_to_fs(url, **options)
         except Exception as exc:
             raise self._error(exc) from None
+        # s3fs's own coroutine for one request; ranged reads go through it with If-Match.
+        self.s3 = self.s3 and hasattr(self.fs, "_call_s3")
+        self.etag: str | None = None
 
     def _error(self, exc: BaseException) -> SIExplorerError:
         if isinstance(exc, SIExplorerError):
@@ -549,27 +615,97 @@ class _FsspecClient:
             )
         return SIExplorerError(self.url, f"{type(exc).__name__}: {exc}")
 
-    def info(self) -> tuple[int, object]:
+    def _info(self) -> dict:
+        # Not from a directory listing cached by an earlier glob: that would be the
+        # object as it was then (a refresh would never see it grow).
+        self.fs.invalidate_cache(self.path)
         try:
             info = self.fs.info(self.path)
         except Exception as exc:
             raise self._error(exc) from None
         if info.get("type") == "directory":
             raise NotATiffError(self.url, "is a directory, not a TIFF file")
+        return info
+
+    @staticmethod
+    def _version(info: dict):
         for key in ("ETag", "etag", "md5", "mtime", "LastModified", "last_modified", "created"):
             if info.get(key) is not None:
-                return int(info["size"]), str(info[key])
-        return int(info["size"]), None
+                return str(info[key])
+        return None
+
+    def info(self) -> tuple[int, object]:
+        info = self._info()
+        self.etag = info.get("ETag") if isinstance(info.get("ETag"), str) else None
+        return int(info["size"]), self._version(info)
 
     def fetch(self, ranges, size: int, version) -> list[bytes]:
+        if self.s3:
+            return self._fetch_s3(ranges, size)
         try:
             if len(ranges) == 1:
                 start, end = ranges[0]
-                return [self.fs.cat_file(self.path, start=start, end=end)]
-            starts = [s for s, _ in ranges]
-            ends = [e for _, e in ranges]
-            return self.fs.cat_ranges([self.path] * len(ranges), starts, ends, on_error="raise")
+                data = [self.fs.cat_file(self.path, start=start, end=end)]
+            else:
+                starts = [s for s, _ in ranges]
+                ends = [e for _, e in ranges]
+                paths = [self.path] * len(ranges)
+                data = self.fs.cat_ranges(paths, starts, ends, on_error="raise")
         except Exception as exc:
+            raise self._error(exc) from None
+        info = self._info()
+        new_size, new_version = int(info["size"]), self._version(info)
+        if new_size != size or (version is not None and new_version != version):
+            raise _changed(self.url, size, new_size)
+        return data
+
+    def _fetch_s3(self, ranges, size: int) -> list[bytes]:
+        import errno
+
+        try:
+            from s3fs.core import S3_RETRYABLE_ERRORS as retryable
+        except ImportError:
+            retryable = ()
+        bucket, key, version_id = self.fs.split_path(self.path)
+        pinned = {"VersionId": version_id} if version_id else {}
+        if self.etag is not None:
+            pinned["IfMatch"] = self.etag
+        attempts = max(1, int(getattr(self.fs, "retries", 1)))
+
+        async def get(start, end):
+            try:
+                return await self.fs._call_s3(
+                    "get_object", Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}", **pinned
+                )
+            except OSError as exc:
+                # s3fs turns 412 (If-Match failed) and 416 (range past the end) into EINVAL.
+                text = str(exc).lower()
+                if exc.errno == errno.EINVAL and ("pre-condition" in text or "range" in text):
+                    raise _changed(self.url, size, None) from None
+                raise
+
+        async def one(start, end):
+            for attempt in range(attempts):
+                response = await get(start, end)  # s3fs retries the request itself
+                try:
+                    etag = response.get("ETag")
+                    total = (response.get("ContentRange") or "").rpartition("/")[2]
+                    if (self.etag is not None and etag is not None and etag != self.etag) or (
+                        total.isdigit() and int(total) != size
+                    ):
+                        raise _changed(self.url, size, int(total) if total.isdigit() else None)
+                    return await response["Body"].read()
+                except retryable:
+                    # A body cut short is asked again, as s3fs's own cat_file does.
+                    if attempt == attempts - 1:
+                        raise
+                finally:
+                    response["Body"].close()
+            raise AssertionError("unreachable")
+
+        try:
+            return _run(_fetch_all(one, ranges), self.fs.loop)
+        except BaseException as exc:
             raise self._error(exc) from None
 
 
