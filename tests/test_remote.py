@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import si_explorer
+from si_explorer import ObjectChangedError
 from si_explorer.errors import (
     LayoutError,
     SIExplorerError,
@@ -32,7 +33,6 @@ from si_explorer.errors import (
 )
 from si_explorer.synthetic import Acquisition, write_acquisition
 from si_explorer.tiff import build_index
-from si_explorer import ObjectChangedError
 from si_explorer.tiff.source import RemoteSource
 
 pytest.importorskip("aiohttp")
