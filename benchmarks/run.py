@@ -560,7 +560,11 @@ def bench_trace(workdir: Path, volumes: int, size: int) -> dict:
 
 
 def markdown(results: dict) -> str:
-    lines = [f"Measured {results['date']} on {results['machine']}.", ""]
+    dates = results.get("dates", {})
+    when = results["date"]
+    if len(set(dates.values())) > 1:
+        when = ", ".join(f"{section} {day}" for section, day in dates.items())
+    lines = [f"Measured {when} on {results['machine']}.", ""]
     if results.get("open"):
         lines += [
             "| pages | si-explorer open | tifffile series | ratio | tifffile zarr+dask | "
@@ -715,6 +719,15 @@ def main(argv=None) -> int:
         )
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "quick" if args.quick else "results"
+    previous = args.out / f"{stem}.json"
+    ran = {section: results["date"] for section in sections}
+    if args.only and previous.exists():
+        # One section run again: the others keep their last figures (each section's own
+        # reference is measured in the same run as it, so mixing runs keeps every ratio true).
+        old = json.loads(previous.read_text())
+        ran = {**{k: old["date"] for k in SECTIONS if k in old}, **old.get("dates", {}), **ran}
+        results = {**old, **results}
+    results["dates"] = ran
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2))
     (args.out / f"{stem}.md").write_text(markdown(results))
     print(markdown(results))

