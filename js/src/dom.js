@@ -1,7 +1,8 @@
 // Building the widget's DOM. Every element tests or users may automate carries a data-role.
 
-import { BACKENDS, BIDI_MODES } from "./protocol.js";
+import { BACKENDS, BIDI_MODES, VIEWS } from "./protocol.js";
 import { CSS } from "./style.js";
+import { VIEW_LABELS } from "./views.js";
 
 /**
  * @template {keyof HTMLElementTagNameMap} K
@@ -64,9 +65,11 @@ export function buildDom(el, colormaps) {
   const title = h("div", { class: "six-row" });
   const status = h("span", { class: "six-status", "data-role": "status", text: "loading…" });
   const seconds = h("span", { class: "six-mono six-dim", "data-role": "seconds" });
-  const cursor = h("span", { class: "six-mono", "data-role": "cursor" });
   const fileNote = h("span", { class: "six-dim", "data-role": "file-note" });
-  title.append(status, seconds, cursor, fileNote);
+  title.append(status, seconds, fileNote);
+  // A line of its own, always there: text appearing beside a long status would wrap the title
+  // and move the plane under the pointer in the middle of a ROI drag.
+  const cursor = h("div", { class: "six-mono six-cursor", "data-role": "cursor" });
 
   const error = h("div", { class: "six-error", "data-role": "error", title: "click to dismiss" });
   error.hidden = true;
@@ -81,6 +84,22 @@ export function buildDom(el, colormaps) {
   const z = slider("z", "z-slider");
   const sliders = h("div", {}, [field.row, time.row, z.row]);
 
+  // What the plane view shows: the frame, or a summary image over time of this field and z.
+  const viewSelect = h("select", { "data-role": "view-select", title: "the frame at the time shown, or a summary of this field and plane over every time point (moving in time shows the frame again)" });
+  for (const v of VIEWS) viewSelect.append(h("option", { value: v, text: VIEW_LABELS[v] }));
+  const summaryNote = h("span", { class: "six-dim six-mono", "data-role": "summary-note" });
+  const viewRow = h("div", { class: "six-row" }, [h("label", {}, ["view", viewSelect]), summaryNote]);
+
+  // The scanfields of a multi-ROI acquisition in scan coordinates (hidden for one field).
+  const roiSvg = /** @type {SVGSVGElement} */ (document.createElementNS("http://www.w3.org/2000/svg", "svg"));
+  roiSvg.setAttribute("class", "six-roi-svg");
+  roiSvg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+  const roiGeometry = h("div", { class: "six-panel", "data-role": "roi-geometry" }, [
+    h("h4", { text: "scanfields (scan degrees; click one to show it)" }),
+  ]);
+  roiGeometry.append(roiSvg);
+  roiGeometry.hidden = true;
+
   const play = h("button", { "data-role": "play", text: "▶ play", title: "play / pause (space)" });
   const fps = h("input", { type: "number", min: "1", max: "240", step: "1", class: "six-num", "data-role": "fps" });
   const channel = select("channel", []);
@@ -88,7 +107,7 @@ export function buildDom(el, colormaps) {
   const colormap = select("colormap", colormaps);
   const vmin = h("input", { type: "number", class: "six-num", "data-role": "vmin", step: "any" });
   const vmax = h("input", { type: "number", class: "six-num", "data-role": "vmax", step: "any" });
-  const auto = h("button", { "data-role": "auto-contrast", text: "auto", title: "contrast from percentiles of a few sampled planes" });
+  const auto = h("button", { "data-role": "auto-contrast", text: "auto", title: "contrast from percentiles of a few sampled planes (of the image, in a summary view)" });
   const zoomOut = h("button", { "data-role": "zoom-out", text: "−", title: "zoom out (or mouse wheel)" });
   const zoomIn = h("button", { "data-role": "zoom-in", text: "+", title: "zoom in (or mouse wheel)" });
   const zoom = h("span", { class: "six-mono", "data-role": "zoom", text: "×1" });
@@ -101,7 +120,12 @@ export function buildDom(el, colormaps) {
   const displayRow = h("div", { class: "six-row" }, [
     h("label", {}, ["colormap", colormap]), h("label", {}, ["min", vmin]), h("label", {}, ["max", vmax]), auto,
   ]);
-  const viewRow = h("div", { class: "six-row" }, [zoomOut, zoom, zoomIn, reset, pan, clear]);
+  const zoomRow = h("div", { class: "six-row" }, [zoomOut, zoom, zoomIn, reset, pan, clear]);
+
+  // The displayed image's histogram with the contrast window's handles.
+  const histogramCanvas = h("canvas", { width: "440", height: "56", "data-role": "histogram-canvas", title: "drag a handle (or click) to set the contrast" });
+  const histogramText = h("div", { class: "six-mono six-dim", "data-role": "histogram-text" });
+  const histogram = h("div", { class: "six-panel six-histogram", "data-role": "histogram" }, [histogramCanvas, histogramText]);
 
   const schemes = h("datalist", { id: `six-schemes-${uid}` });
   const scheme = h("input", { "data-role": "chunk-scheme", list: schemes.id, size: "9", title: "page, volume or frames:k (Enter to apply)" });
@@ -150,7 +174,25 @@ export function buildDom(el, colormaps) {
   ]);
 
   const traceStatus = h("div", { class: "six-mono", "data-role": "trace-status" });
-  main.append(title, error, stage, sliders, playRow, displayRow, viewRow, bidiRow, chunking, timing, chunkMap, timelineRow, traceStatus);
+
+  // Every ScanImage key and value, searchable, and the frame header of the page shown.
+  const metadataSearch = h("input", { type: "search", "data-role": "metadata-search", placeholder: "filter keys and values", "aria-label": "filter metadata" });
+  const metadataCount = h("span", { class: "six-dim six-mono", "data-role": "metadata-count" });
+  const metadataNote = h("div", { class: "six-dim", "data-role": "metadata-note" });
+  const metadataList = h("div", { "data-role": "metadata-list" });
+  const frameHeaderTitle = h("h5", { text: "frame header" });
+  const frameHeader = h("div", { "data-role": "frame-header" });
+  const metadata = h("details", { class: "six-panel six-metadata", "data-role": "metadata" }, [
+    h("summary", { text: "metadata" }),
+    h("div", { class: "six-row" }, [metadataSearch, metadataCount]),
+    metadataNote,
+    h("div", { class: "six-meta-scroll" }, [metadataList, h("div", { class: "six-meta-section" }, [frameHeaderTitle, frameHeader])]),
+  ]);
+
+  main.append(
+    title, cursor, error, stage, sliders, roiGeometry, viewRow, playRow, displayRow, histogram, zoomRow, bidiRow, chunking, timing,
+    chunkMap, timelineRow, traceStatus, metadata,
+  );
 
   const traceImage = h("img", { class: "six-trace-img", "data-role": "trace-image", alt: "trace" });
   const traceMarker = h("div", { class: "six-trace-marker", "data-role": "trace-marker" });
@@ -166,6 +208,8 @@ export function buildDom(el, colormaps) {
     scheme, backend, cacheMb, prefetch, timing, timingText, timingChart, chunkMap, chunkCanvas,
     legend, chunkText, traceStatus, traceBox, traceImage, traceMarker,
     auxToggle, auxLabel, timelineNote, bidiMode, bidiOffset, bidiCompare, bidiCompareLabel, bidiEstimate, bidiStatus,
+    viewSelect, summaryNote, roiGeometry, roiSvg, histogram, histogramCanvas, histogramText,
+    metadata, metadataSearch, metadataCount, metadataNote, metadataList, frameHeaderTitle, frameHeader,
   };
 }
 

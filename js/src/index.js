@@ -7,20 +7,26 @@
 // directly: it sends messages, which Python validates.
 //
 // render() only wires the parts together: the request tracker (requests.js), sliders, keys and
-// play (sliders.js), display options and settings (options.js), the trace picture
+// play (sliders.js), display options and settings (options.js), the frame and summary views
+// (views.js), the histogram and its contrast handles (histogram.js), the metadata panel
+// (metadata.js), the scanfields of a multi-ROI file (geometry.js), the trace picture
 // (traceimage.js) and the handlers of Python's messages (messages.js).
 
 import { ChunkMap } from "./chunkmap.js";
 import { buildDom } from "./dom.js";
+import { RoiGeometry } from "./geometry.js";
+import { Histogram } from "./histogram.js";
 import { Listeners } from "./listen.js";
 import { COLORMAP_NAMES } from "./lut.js";
 import { ErrorBar, messageHandler } from "./messages.js";
+import { MetadataPanel } from "./metadata.js";
 import { Options } from "./options.js";
 import { PlaneView } from "./planeview.js";
 import { RequestTracker } from "./requests.js";
 import { Sliders } from "./sliders.js";
 import { TimingPanel } from "./timing.js";
 import { TraceImage } from "./traceimage.js";
+import { Views } from "./views.js";
 
 /**
  * @param {{ model: import("./types.js").Model, el: HTMLElement }} ctx
@@ -42,11 +48,36 @@ function render({ model, el }) {
       dom.zoom.textContent = `×${zoom < 10 ? zoom.toFixed(1).replace(/\.0$/, "") : Math.round(zoom)}`;
       dom.stage.dataset.zoom = String(zoom);
     },
+    onRender: (data, vmin, vmax) => histogram.update(data, vmin, vmax),
+  });
+  /** The min/max boxes show a window applied here before Python's traits follow. @param {number} vmin @param {number} vmax */
+  const showWindow = (vmin, vmax) => {
+    dom.vmin.value = String(vmin);
+    dom.vmax.value = String(vmax);
+  };
+  const histogram = new Histogram(dom.histogram, dom.histogramCanvas, dom.histogramText, (vmin, vmax, done) => {
+    view.setDisplay(view.colormap, vmin, vmax);
+    showWindow(vmin, vmax);
+    if (done) {
+      send({ type: "config", key: "vmin", value: vmin });
+      send({ type: "config", key: "vmax", value: vmax });
+    }
   });
   const timing = new TimingPanel(dom.timing, dom.timingText, dom.timingChart);
   const chunks = new ChunkMap(dom.chunkMap, dom.chunkCanvas, dom.legend, dom.chunkText);
   const traceImage = new TraceImage({ model, dom, listeners, send, timeShown: () => sliders.pos.time });
-  const sliders = new Sliders({ model, dom, listeners, tracker, send, onTime: () => traceImage.placeMarker() });
+  const sliders = new Sliders({
+    model, dom, listeners, tracker, send,
+    onTime: () => {
+      traceImage.placeMarker();
+      views.backToFrame();
+    },
+  });
+  const views = new Views({
+    model, dom, listeners, view, send, showWindow, position: () => sliders.pos, requestFrame: () => sliders.request(),
+  });
+  const metadata = new MetadataPanel({ dom, listeners, send, position: () => sliders.pos });
+  const geometry = new RoiGeometry({ model, dom, listeners, select: (field) => sliders.moveTo("field", field) });
   const syncFileNote = () => {
     dom.fileNote.textContent = model.get("file_note") || "";
   };
@@ -54,7 +85,7 @@ function render({ model, el }) {
   const options = new Options({ model, dom, listeners, view, send });
   options.syncFollow();
   const errors = new ErrorBar(dom, listeners, () => options.syncAll());
-  listeners.onModel("msg:custom", messageHandler({ dom, view, chunks, timing, tracker, sliders, errors, options }));
+  listeners.onModel("msg:custom", messageHandler({ dom, view, chunks, timing, tracker, sliders, errors, options, views, metadata, geometry }));
 
   sliders.syncRanges();
   syncFileNote();
@@ -63,14 +94,19 @@ function render({ model, el }) {
   view.setRoi(model.get("roi"));
   traceImage.sync();
   sliders.setPlaying(Boolean(model.get("playing")));
+  geometry.sync();
+  geometry.highlight(sliders.pos.field);
   // Ask for the current plane: anything Python sent before this view existed was not seen.
   sliders.request();
+  views.resume();
 
   return () => {
     sliders.destroy();
     errors.destroy();
     tracker.destroy();
     traceImage.destroy();
+    histogram.destroy();
+    metadata.destroy();
     listeners.removeAll();
     view.destroy();
     dom.root.remove();

@@ -48,6 +48,9 @@ export class ErrorBar {
  * @property {import("./sliders.js").Sliders} sliders
  * @property {ErrorBar} errors
  * @property {import("./options.js").Options} [options]
+ * @property {import("./views.js").Views} [views]
+ * @property {import("./metadata.js").MetadataPanel} [metadata]
+ * @property {import("./geometry.js").RoiGeometry} [geometry]
  */
 
 /**
@@ -56,7 +59,7 @@ export class ErrorBar {
  * @returns {(msg: any, buffers: DataView[]) => void}
  */
 export function messageHandler(parts) {
-  const { dom, chunks, tracker, sliders, errors } = parts;
+  const { dom, chunks, tracker, sliders, errors, views, metadata } = parts;
   /** @type {{ [K in import("./types.js").FromPython["type"]]: (msg: Extract<import("./types.js").FromPython, { type: K }>, buffers: DataView[]) => void }} */
   const handlers = {
     plane: (msg, buffers) => onPlane(parts, msg, buffers),
@@ -72,6 +75,12 @@ export function messageHandler(parts) {
         msg.state === "done" ? `trace: done (${msg.total} time points)` : `trace: ${msg.done}/${msg.total} time points`;
       dom.traceStatus.dataset.state = msg.state;
     },
+    summary: (msg, buffers) => {
+      const problem = views ? views.onSummary(msg, buffers) : null;
+      if (problem) errors.show(problem);
+    },
+    metadata: (msg) => metadata?.setMetadata(msg),
+    frame_header: (msg) => metadata?.setHeader(msg),
   };
   return (msg, buffers) => {
     if (!msg || typeof msg !== "object" || !Object.prototype.hasOwnProperty.call(handlers, msg.type)) return;
@@ -83,24 +92,28 @@ export function messageHandler(parts) {
  * Draw a plane, settle the requests it answers, and update what depends on it.
  * @param {Parts} parts @param {import("./types.js").PlaneMessage} msg @param {DataView[]} buffers
  */
-function onPlane({ dom, view, chunks, timing, tracker, sliders, errors, options }, msg, buffers) {
+function onPlane({ dom, view, chunks, timing, tracker, sliders, errors, options, views, metadata, geometry }, msg, buffers) {
   const t0 = performance.now();
-  let data;
-  try {
-    data = typedPlane(buffers[0], msg.dtype, msg.width * msg.height);
-  } catch (err) {
-    errors.show(String(err));
-    return;
-  }
-  const [fullHeight, fullWidth] = Array.isArray(msg.padded) ? msg.padded : [msg.height, msg.width];
-  view.setPlane({ id: msg.id, field: msg.field, time: msg.time, z: msg.z, height: msg.height, width: msg.width, fullHeight, fullWidth, data });
-  view.refreshReadout();
   const where = `field ${msg.field} · time ${msg.time} · z ${msg.z}`;
-  dom.status.textContent = where;
-  dom.seconds.textContent = typeof msg.seconds === "number" ? `${msg.seconds.toFixed(3)} s` : "";
-  dom.root.dataset.field = String(msg.field);
-  dom.root.dataset.time = String(msg.time);
-  dom.root.dataset.z = String(msg.z);
+  // In a summary view the plane still settles its request (the sliders asked for it), but the
+  // summary image stays on screen and the status names it.
+  if (!views || views.showsFrames()) {
+    let data;
+    try {
+      data = typedPlane(buffers[0], msg.dtype, msg.width * msg.height);
+    } catch (err) {
+      errors.show(String(err));
+      return;
+    }
+    const [fullHeight, fullWidth] = Array.isArray(msg.padded) ? msg.padded : [msg.height, msg.width];
+    view.setPlane({ id: msg.id, field: msg.field, time: msg.time, z: msg.z, height: msg.height, width: msg.width, fullHeight, fullWidth, data });
+    view.refreshReadout();
+    dom.status.textContent = where;
+    dom.seconds.textContent = typeof msg.seconds === "number" ? `${msg.seconds.toFixed(3)} s` : "";
+    dom.root.dataset.field = String(msg.field);
+    dom.root.dataset.time = String(msg.time);
+    dom.root.dataset.z = String(msg.z);
+  }
   dom.root.dataset.requestId = String(msg.id);
   const now = performance.now();
   // Every request of ours up to `seen` is answered or was superseded by this plane.
@@ -113,5 +126,7 @@ function onPlane({ dom, view, chunks, timing, tracker, sliders, errors, options 
   }
   if (msg.block) chunks.setCurrent(msg.block[0], msg.block[1]);
   if (options) options.planeShown(msg.field, msg.z);
+  geometry?.highlight(msg.field);
+  metadata?.pageShown(msg);
   sliders.planeDrawn();
 }

@@ -19,6 +19,8 @@ const MAX_ZOOM = 64;
  * @property {(roi: {pixel?: [number, number], roi?: [number, number, number, number]}) => void} onSelect
  * @property {(text: string) => void} onCursor
  * @property {(zoom: number) => void} [onZoom]
+ * @property {(data: ArrayLike<number>, vmin: number, vmax: number) => void} [onRender]  the
+ *   image was drawn with this window (the histogram follows it)
  */
 
 /** A diagonal hatch, so padding never looks like dark data. @returns {HTMLCanvasElement} */
@@ -135,12 +137,14 @@ export class PlaneView {
    * @param {string} colormap
    * @param {number} vmin
    * @param {number} vmax
+   * @param {boolean} [draw]  false: the next image is drawn with it, not the one on screen
    */
-  setDisplay(colormap, vmin, vmax) {
+  setDisplay(colormap, vmin, vmax, draw = true) {
+    const same = colormap === this.colormap && vmin === this.vmin && vmax === this.vmax;
     this.colormap = colormap;
     this.vmin = vmin;
     this.vmax = vmax;
-    if (this.plane) this.render();
+    if (draw && !same && this.plane) this.render();
   }
 
   /** Recolour the current plane and draw it with the current zoom and pan. */
@@ -149,6 +153,7 @@ export class PlaneView {
     applyLut(this.plane.data, new Uint32Array(this.image.data.buffer), this.vmin, this.vmax, lut(this.colormap));
     this.bctx.putImageData(this.image, 0, 0);
     this.paint();
+    this.callbacks.onRender?.(this.plane.data, this.vmin, this.vmax);
   }
 
   paint() {
@@ -356,7 +361,10 @@ export class PlaneView {
       return;
     }
     this.lastCursor = [y, x];
-    this.callbacks.onCursor(`y ${y}, x ${x}, value ${p.data[y * p.width + x]}`);
+    const v = p.data[y * p.width + x];
+    // Float images (summaries, bidi-corrected planes): a few digits, not float32's noise.
+    const text = Number.isInteger(v) ? String(v) : Number(v.toPrecision(5)).toString();
+    this.callbacks.onCursor(`y ${y}, x ${x}, value ${text}`);
   }
 
   /** Refresh the readout after the plane under a still cursor changed. */

@@ -3,10 +3,13 @@
 // here and Python's disagree; the shape of each message is in types.js.
 
 /** Message types Python sends (messages.OUTGOING); messages.js has one handler for each. */
-export const FROM_PYTHON = /** @type {const} */ (["plane", "error", "reading", "trace"]);
+export const FROM_PYTHON = /** @type {const} */ (["plane", "error", "reading", "trace", "summary", "metadata", "frame_header"]);
 
 /** Message types this front end sends (messages.INCOMING). */
-export const TO_PYTHON = /** @type {const} */ (["request", "drawn", "roi", "clear_roi", "auto_contrast", "trace_click", "config", "bidi_estimate"]);
+export const TO_PYTHON = /** @type {const} */ ([
+  "request", "drawn", "roi", "clear_roi", "auto_contrast", "trace_click", "config", "bidi_estimate", "view", "metadata",
+  "frame_header",
+]);
 
 /** Widget settings a `config` message may change (the keys of messages.SETTINGS). */
 export const SETTING_KEYS = /** @type {const} */ ([
@@ -19,3 +22,6 @@ export const BIDI_MODES = /** @type {const} */ (["off", "auto", "auto-x", "manua
 
 /** Reader backends (messages.BACKENDS). */
 export const BACKENDS = /** @type {const} */ (["pread", "mmap", "tifffile"]);
+
+/** What the plane view shows (messages.VIEWS): the frame at the time shown, or a summary image. */
+export const VIEWS = /** @type {const} */ (["frame", "mean", "max", "std", "correlation"]);

@@ -24,6 +24,7 @@ export const CSS = `
   gap: 6px; }
 .six-slider input[type=range] { width: 100%; }
 .six-num { width: 5em; }
+.six-root input[data-role=vmin], .six-root input[data-role=vmax] { width: 6.5em; }
 .six-slider .six-num { width: 100%; }
 .six-stage { position: relative; background: #111; overflow: hidden; cursor: crosshair;
   touch-action: none; user-select: none; }
@@ -32,6 +33,7 @@ export const CSS = `
 .six-overlay { pointer-events: none; }
 .six-stage.six-panning { cursor: grab; }
 .six-status { font-weight: 600; }
+.six-cursor { min-height: 16px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .six-dim { color: #666; }
 .six-error { background: #fde2e1; color: #8a1f11; border: 1px solid #e8a39b; padding: 3px 6px;
   border-radius: 3px; cursor: pointer; }
@@ -49,4 +51,20 @@ export const CSS = `
 .six-trace-img { display: block; width: 442px; max-width: 100%; cursor: pointer; }
 .six-trace-marker { position: absolute; width: 0; border-left: 1.5px solid #d62728;
   pointer-events: none; }
+.six-stage[data-pending="1"] .six-plane { opacity: 0.35; }
+.six-histogram canvas { width: 100%; height: 56px; cursor: pointer; touch-action: none; }
+.six-roi-svg { display: block; width: 100%; height: 130px; }
+.six-roi-svg rect { fill: rgba(122, 167, 224, 0.12); stroke: #6a8fc0; stroke-width: 1.5px;
+  cursor: pointer; }
+.six-roi-svg rect:hover { fill: rgba(122, 167, 224, 0.3); }
+.six-roi-svg rect.six-current { fill: rgba(31, 95, 191, 0.45); stroke: #1f5fbf; stroke-width: 2.5px; }
+.six-roi-svg text { fill: #333; pointer-events: none; font-family: system-ui, sans-serif; }
+.six-metadata summary { cursor: pointer; font-size: 11px; text-transform: uppercase; color: #666; }
+.six-metadata input[type=search] { flex: 1 1 auto; }
+.six-meta-scroll { max-height: 320px; overflow: auto; margin-top: 4px; }
+.six-meta-section h5 { margin: 6px 0 2px 0; font-size: 11px; color: #666; }
+.six-meta-row { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 6px;
+  font-family: ui-monospace, monospace; font-size: 11px; border-top: 1px solid #eee; }
+.six-meta-key { overflow-wrap: anywhere; }
+.six-meta-value { overflow-wrap: anywhere; color: #333; }
 `;

@@ -61,6 +61,7 @@
  */
 
 /** @typedef {typeof import("./protocol.js").SETTING_KEYS[number]} SettingKey */
+/** @typedef {typeof import("./protocol.js").VIEWS[number]} View */
 
 /**
  * The browser's request->drawn time for a plane, in ms.
@@ -120,7 +121,26 @@
  * @property {unknown} value
  */
 
-/** @typedef {RequestMessage | DrawnMessage | RoiMessage | ClearRoiMessage | AutoContrastMessage | TraceClickMessage | ConfigMessage | BidiEstimateMessage} ToPython */
+/**
+ * Show `view` of the field and z shown (a summary image is computed, or sent from the cache).
+ * @typedef {Object} ViewMessage
+ * @property {"view"} type
+ * @property {View} view
+ */
+
+/** Send the file's metadata (the panel was opened). */
+/** @typedef {{ type: "metadata" }} MetadataAskMessage */
+
+/**
+ * Send the frame header of the page at (field, time, z).
+ * @typedef {Object} FrameHeaderAskMessage
+ * @property {"frame_header"} type
+ * @property {number} field
+ * @property {number} time
+ * @property {number} z
+ */
+
+/** @typedef {RequestMessage | DrawnMessage | RoiMessage | ClearRoiMessage | AutoContrastMessage | TraceClickMessage | ConfigMessage | BidiEstimateMessage | ViewMessage | MetadataAskMessage | FrameHeaderAskMessage} ToPython */
 
 // -- Python -> browser (messages.OUTGOING) ---------------------------------------------------
 
@@ -168,6 +188,55 @@
  * @property {number} total
  */
 
-/** @typedef {PlaneMessage | ErrorMessage | ReadingMessage | TraceMessage} FromPython */
+/**
+ * Progress of the summary images of (field, z) (messages.summary_message) and, with `image`,
+ * the one of `view` over the first `frames_done` time points: float32 pixels in the buffer,
+ * drawn with its contrast `window`.
+ * @typedef {Object} SummaryMessage
+ * @property {"summary"} type
+ * @property {View} view
+ * @property {number} field
+ * @property {number} z
+ * @property {number} frames_done
+ * @property {number} frames_total
+ * @property {boolean} done
+ * @property {boolean} image
+ * @property {number} [height]
+ * @property {number} [width]
+ * @property {[number, number]} [padded]
+ * @property {string} [dtype]
+ * @property {[number, number] | null} [window]
+ */
+
+/**
+ * The file's metadata: [section, key, value] rows, and where they come from.
+ * @typedef {Object} MetadataMessage
+ * @property {"metadata"} type
+ * @property {[string, string, string][]} entries
+ * @property {string} note
+ */
+
+/**
+ * The frame header of the page at (field, time, z): [key, value] rows, or a note why none.
+ * @typedef {Object} FrameHeaderMessage
+ * @property {"frame_header"} type
+ * @property {number} field
+ * @property {number} time
+ * @property {number} z
+ * @property {[string, string][]} entries
+ * @property {string} note
+ */
+
+/**
+ * A scanfield of a multi-ROI acquisition in scan coordinates (degrees): the `scanfields` trait.
+ * @typedef {Object} Scanfield
+ * @property {number | null} field  the stack's field it is (null when they do not match)
+ * @property {string} name
+ * @property {[number, number]} center
+ * @property {[number, number]} size
+ * @property {number} rotation  degrees
+ */
+
+/** @typedef {PlaneMessage | ErrorMessage | ReadingMessage | TraceMessage | SummaryMessage | MetadataMessage | FrameHeaderMessage} FromPython */
 
 export {};

@@ -49,3 +49,57 @@ def auto_window(
         # A flat image would give a zero-width window and divide by zero in the front end.
         vmax = vmin + 1
     return float(vmin), float(vmax)
+
+
+def image_window(image: np.ndarray, *, lo: float = 0.5, hi: float = 99.5) -> tuple[float, float]:
+    """``(vmin, vmax)`` at the ``lo``/``hi`` percentiles of one image's finite values (a
+    summary image: computed once, so every pixel counts); ``(0, 1)`` when it has none.
+
+    >>> image_window(np.arange(1000.0).reshape(10, 100), lo=0, hi=100)
+    (0.0, 999.0)
+    """
+    values = np.asarray(image, np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return 0.0, 1.0
+    # Four significant digits: a window is a display choice, and the boxes show it whole.
+    vmin, vmax = (float(f"{v:.4g}") for v in np.percentile(values, [lo, hi]))
+    if vmax <= vmin:
+        # Flat, as a correlation image of a dead field is: a visible window around the value.
+        vmax = vmin + (abs(vmin) * 1e-3 or 1.0)
+    return vmin, vmax
+
+
+class ViewWindows:
+    """The contrast window of each view, so that a view comes back as the user left it.
+
+    The frame view keeps the window it had when left. A summary image gets its own window
+    (:func:`image_window`, refined with the image) until the user sets one for that view, which
+    is then kept for it on every plane, so planes can be compared at the same contrast.
+
+    >>> w = ViewWindows()
+    >>> w.leave("frame", (10.0, 200.0))
+    >>> w.frame, w.manual("max")
+    ((10.0, 200.0), None)
+    >>> w.set_manual("max", (0.0, 900.0))
+    >>> w.manual("max"), w.manual("mean")
+    ((0.0, 900.0), None)
+    """
+
+    def __init__(self):
+        self.frame: tuple[float, float] | None = None
+        self._manual: dict[str, tuple[float, float]] = {}
+
+    def leave(self, view: str, window: tuple[float, float]) -> None:
+        if view == "frame":
+            self.frame = window
+
+    def set_manual(self, view: str, window: tuple[float, float]) -> None:
+        if view != "frame":
+            self._manual[view] = window
+
+    def clear_manual(self, view: str) -> None:
+        self._manual.pop(view, None)
+
+    def manual(self, view: str) -> tuple[float, float] | None:
+        return self._manual.get(view)

@@ -29,6 +29,9 @@ COLORMAPS = ("gray", "viridis", "magma", "inferno", "plasma", "cividis")
 BIDI_MODES = ("off", "auto", "auto-x", "manual")
 #: The largest manual bidi offset accepted, in pixels.
 BIDI_MAX_PX = 64.0
+#: What the plane view shows: "frame" (the plane at the time shown) or one of the summary images
+#: over time of si_explorer.summary.SUMMARIES (tests/explorer/test_schema.py checks they agree).
+VIEWS = ("frame", "mean", "max", "std", "correlation")
 
 
 class BadMessage(ValueError):
@@ -83,6 +86,27 @@ class AutoContrast:
 @dataclass(frozen=True)
 class BidiEstimate:
     """Re-estimate the bidi offset of the field and z shown from the frames around the time."""
+
+
+@dataclass(frozen=True)
+class ViewSelect:
+    """Show ``view`` (one of :data:`VIEWS`) of the field and z shown."""
+
+    view: str
+
+
+@dataclass(frozen=True)
+class MetadataAsk:
+    """Send the file's metadata (once per front end: the panel was opened)."""
+
+
+@dataclass(frozen=True)
+class FrameHeaderAsk:
+    """Send the frame header of the page at (field, time, z)."""
+
+    field: int
+    time: int
+    z: int
 
 
 @dataclass(frozen=True)
@@ -233,6 +257,22 @@ def _parse_roi(content: dict, shape, field_shapes) -> RoiSelect:
     return RoiSelect((y0, y1, x0, x1), pixel=False)
 
 
+def _parse_view(content: dict, shape, field_shapes) -> ViewSelect:
+    view = content.get("view")
+    if view not in VIEWS:
+        raise BadMessage(f"view must be one of {VIEWS}, got {view!r}")
+    return ViewSelect(view)
+
+
+def _parse_frame_header(content: dict, shape, field_shapes) -> FrameHeaderAsk:
+    n_f, n_t, n_z = shape[:3]
+    return FrameHeaderAsk(
+        field=_in_range(_int(content, "field"), n_f, "field"),
+        time=_in_range(_int(content, "time"), n_t, "time"),
+        z=_in_range(_int(content, "z"), n_z, "z"),
+    )
+
+
 def _parse_config(content: dict, shape, field_shapes) -> Config:
     key = content.get("key")
     return Config(key, setting_value(key, content.get("value")))
@@ -249,6 +289,9 @@ _PARSERS: dict[str, Callable[[dict, tuple, Any], object]] = {
     "trace_click": lambda c, *_: TraceClick(_number(c.get("x"), "x")),
     "config": _parse_config,
     "bidi_estimate": lambda c, *_: BidiEstimate(),
+    "view": _parse_view,
+    "metadata": lambda c, *_: MetadataAsk(),
+    "frame_header": _parse_frame_header,
 }
 INCOMING: tuple[str, ...] = tuple(_PARSERS)
 
@@ -370,5 +413,77 @@ def trace_message(state: str, done: int, total: int) -> dict:
     return {"type": "trace", "state": state, "done": int(done), "total": int(total)}
 
 
+def summary_message(
+    *,
+    view: str,
+    field: int,
+    z: int,
+    frames_done: int,
+    frames_total: int,
+    image: bool,
+    height: int = 0,
+    width: int = 0,
+    padded: tuple[int, int] = (0, 0),
+    window: tuple[float, float] | None = None,
+) -> dict:
+    """Progress of the summary images of (field, z) over time and, with ``image``, the one of
+    ``view`` over the first ``frames_done`` time points as the binary buffer (float32,
+    ``height`` x ``width``; ``padded`` as for a plane), drawn with the contrast ``window``
+    [vmin, vmax] it comes with. Without ``image`` (the frame view is shown while the pass
+    runs) only the progress is sent."""
+    content = {
+        "type": "summary",
+        "view": view,
+        "field": int(field),
+        "z": int(z),
+        "frames_done": int(frames_done),
+        "frames_total": int(frames_total),
+        "done": int(frames_done) == int(frames_total),
+        "image": bool(image),
+    }
+    if image:
+        content.update(
+            height=int(height),
+            width=int(width),
+            padded=[int(padded[0]), int(padded[1])],
+            dtype="float32",
+            window=[float(window[0]), float(window[1])] if window is not None else None,
+        )
+    return content
+
+
+def metadata_message(entries: list[tuple[str, str, str]], note: str) -> dict:
+    """The file's metadata as ``[section, key, value]`` rows (values as text, long ones cut
+    short) and a one-line ``note`` on where they come from."""
+    return {
+        "type": "metadata",
+        "entries": [[str(s), str(k), str(v)] for s, k, v in entries],
+        "note": note,
+    }
+
+
+def frame_header_message(
+    field: int, time: int, z: int, entries: list[tuple[str, str]], note: str
+) -> dict:
+    """The frame header of the page at (field, time, z) as ``[key, value]`` rows; ``note``
+    says why there are none, or is ""."""
+    return {
+        "type": "frame_header",
+        "field": int(field),
+        "time": int(time),
+        "z": int(z),
+        "entries": [[str(k), str(v)] for k, v in entries],
+        "note": note,
+    }
+
+
 #: Every message type Python sends; ``FROM_PYTHON`` in js/src/protocol.js is the front end's list.
-OUTGOING: tuple[str, ...] = ("plane", "error", "reading", "trace")
+OUTGOING: tuple[str, ...] = (
+    "plane",
+    "error",
+    "reading",
+    "trace",
+    "summary",
+    "metadata",
+    "frame_header",
+)

@@ -9,7 +9,9 @@ plane. The browser never writes a trait directly: every message it sends is vali
 
 The parts: :class:`.controller.PlaneController` serves planes (latest request wins, cache,
 prefetch), :class:`.encoder.PlaneEncoder` turns them into messages,
-:class:`.trace_session.TraceSession` reads and draws the selection's trace, and
+:class:`.trace_session.TraceSession` reads and draws the selection's trace,
+:class:`.summary_session.SummarySession` computes the summary views (mean, max, std, local
+correlation), :mod:`.metadata_view` turns the file's metadata into what the panels show, and
 :class:`.follow.Follower` polls a growing file. This module decides when each is asked.
 """
 
@@ -29,25 +31,34 @@ import traitlets as t
 
 from .. import bidi as bidi_math
 from ..open import open as open_stack
-from .contrast import auto_window
+from .contrast import ViewWindows, auto_window, image_window
 from .controller import PlaneController, PlaneResult
-from .encoder import PlaneEncoder
+from .encoder import PlaneEncoder, little_endian
 from .follow import Follower
 from .latest import LatestWins
 from .messages import (
     SETTINGS,
+    VIEWS,
     AutoContrast,
     BadMessage,
     BidiEstimate,
     Config,
     Drawn,
+    FrameHeaderAsk,
+    MetadataAsk,
     PlaneRequest,
     RoiClear,
     RoiSelect,
     TraceClick,
+    ViewSelect,
     error_message,
+    frame_header_message,
+    metadata_message,
     parse_message,
+    summary_message,
 )
+from .metadata_view import frame_header_entries, metadata_entries, scanfield_geometry
+from .summary_session import SummaryKey, SummarySession, data_key
 from .timeline_view import TimelineView, read_timeline
 from .trace_session import TraceSession
 
@@ -161,6 +172,8 @@ class Explorer(anywidget.AnyWidget):
         ex.roi = (10, 40, 20, 60)   # y0, y1, x0, x1: its mean trace is read and plotted
         ex.timing_summary()     # p50/p95 read and round-trip times
         ex.follow = True        # a file still being acquired: the time axis grows with it
+        ex.view = "correlation" # local correlation of this field and z over time (one pass)
+        ex.summary.images["max"]  # mean, max, std and correlation images from that pass
     """
 
     _esm = STATIC / "explorer.js"
@@ -212,6 +225,12 @@ class Explorer(anywidget.AnyWidget):
     bidi_compare = t.Bool(False).tag(sync=True)  # show the raw plane (before/after)
     bidi_offsets = t.List().tag(sync=True)  # [field][z] offsets applied; [] when raw
     bidi_status = t.Unicode("").tag(sync=True)  # estimation progress and result
+
+    # -- what the plane view shows: "frame" (the plane at the time shown) or a summary image over
+    #    time of the field and z shown (messages.VIEWS); a move in time shows the frame again --
+    view = t.Unicode("frame").tag(sync=True)
+    # -- the scanfields of a multi-ROI acquisition in scan coordinates (metadata_view) --
+    scanfields = t.List().tag(sync=True)
 
     # -- trace fallback (only used when ipympl cannot render) --
     trace_mode = t.Unicode("ipympl").tag(sync=True)
@@ -265,6 +284,7 @@ class Explorer(anywidget.AnyWidget):
             file_note=_file_note(stack),
             bidi=_bidi_mode(stack),
             bidi_offsets=_offsets_list(stack),
+            scanfields=scanfield_geometry(stack),
         )
         self._bidi_quiet = False
         self.errors: list[str] = []
@@ -296,6 +316,24 @@ class Explorer(anywidget.AnyWidget):
             on_click_time=self._trace_clicked,
         )
         self._browser_seen = 0  # newest browser request id received
+        # Summary views: their own thread, the images of the plane asked for last, and the
+        # contrast window each view had.
+        self._windows = ViewWindows()
+        self._own_window = threading.local()  # set while Python sets vmin/vmax itself
+        self._view_from = ""  # who is changing the view: "", "browser" or "time"
+        self._summary_lock = threading.Lock()
+        self._summary_key: SummaryKey | None = None
+        self._summaries = SummarySession(
+            on_snapshot=self._summary_arrived, on_error=self._summary_failed
+        )
+        # A frame header is a small read, a request over the network for a remote file.
+        self._header_worker: LatestWins[tuple] = LatestWins(
+            self._header_run,
+            name="si-explorer-header",
+            on_error=lambda _job, exc: self._show_error(
+                f"reading the frame header failed: {type(exc).__name__}: {exc}"
+            ),
+        )
         self._follower = Follower(self._poll_growth, follow_interval)
         # Bidi switches and estimates read frames: never on the kernel's main thread.
         self._bidi_worker: LatestWins[tuple] = LatestWins(
@@ -334,6 +372,15 @@ class Explorer(anywidget.AnyWidget):
         return self._trace.figure
 
     @property
+    def summary(self):
+        """The summary images of the field and z shown: a
+        :class:`~si_explorer.summary.PlaneSummary` (``images`` mean, max, std and correlation
+        over the first ``frames_done`` time points), refined while its pass runs; None until a
+        summary view asked for them. ``ex.view = "max"`` shows one."""
+        key = SummaryKey(data_key(self._served_stack()), self.field, self.z)
+        return self._summaries.latest(key)
+
+    @property
     def follow_interval(self) -> float:
         """Seconds between polls for new time points while :attr:`follow` is on."""
         return self._follower.interval
@@ -343,12 +390,14 @@ class Explorer(anywidget.AnyWidget):
         self._follower.interval = _check_follow_interval(seconds)
 
     def wait(self, timeout: float = 30.0) -> bool:
-        """Block until the requested plane and trace are served, and the timeline read and a
-        bidi switch applied (scripts and tests)."""
+        """Block until the requested plane and trace are served, the timeline read, a bidi
+        switch applied and the summary pass running finished (scripts and tests)."""
         end = time.monotonic() + timeout
-        for worker in (self._timeline_worker, self._bidi_worker):
+        for worker in (self._timeline_worker, self._bidi_worker, self._summaries):
             if not worker.wait_idle(max(0.0, end - time.monotonic())):
                 return False
+        if not self._header_worker.wait_idle(max(0.0, end - time.monotonic())):
+            return False
         left = max(0.0, end - time.monotonic())
         return self.controller.wait_idle(left) and self._trace.wait_idle(left)
 
@@ -367,10 +416,18 @@ class Explorer(anywidget.AnyWidget):
         return self.controller.timings.summary()
 
     def auto_contrast(self) -> tuple[float, float]:
-        """Set the contrast window from percentiles of a few sampled planes (no file scan)."""
-        vmin, vmax = auto_window(self._stack, self.field, self.z, self.time)
-        self.vmin, self.vmax = vmin, vmax
-        return vmin, vmax
+        """Set the contrast window from percentiles of a few sampled planes (no file scan), or
+        in a summary view from the summary image shown (which then follows its refinements)."""
+        if self.view != "frame":
+            self._windows.clear_manual(self.view)
+            summary = self.summary
+            if summary is None:
+                return self.vmin, self.vmax  # its own window comes with its first image
+            window = image_window(summary.images[self.view])
+        else:
+            window = auto_window(self._stack, self.field, self.z, self.time)
+        self._set_window(*window)
+        return window
 
     def play(self, fps: float | None = None) -> None:
         if fps is not None:
@@ -406,6 +463,8 @@ class Explorer(anywidget.AnyWidget):
             # Open-time notes on left-out pages are stale now; the file is growing again.
             self.file_note = ""
             if old == 0:
+                if self.view != "frame":
+                    self._back_to_frame()  # a summary of no frames: the first one instead
                 self.auto_contrast()  # the window so far was a placeholder for no data
             if at_end:
                 self.time = n - 1
@@ -422,7 +481,7 @@ class Explorer(anywidget.AnyWidget):
         follower = getattr(self, "_follower", None)
         if follower is not None:
             follower.stop()
-        for part in ("_bidi_worker", "_timeline_worker"):
+        for part in ("_bidi_worker", "_timeline_worker", "_header_worker", "_summaries"):
             worker = getattr(self, part, None)
             if worker is not None:
                 worker.close(join=False)
@@ -462,6 +521,12 @@ class Explorer(anywidget.AnyWidget):
     @t.validate("z")
     def _valid_z(self, proposal):
         return self._check_index(proposal["value"], self.n_z, "z")
+
+    @t.validate("view")
+    def _valid_view(self, proposal):
+        if proposal["value"] not in VIEWS:
+            raise t.TraitError(f"view must be one of {VIEWS}, got {proposal['value']!r}")
+        return proposal["value"]
 
     @t.validate("channel")
     def _valid_channel(self, proposal):
@@ -520,7 +585,11 @@ class Explorer(anywidget.AnyWidget):
             self._trace.set_z(self.z)
         if change["name"] == "time":
             self._trace.move_marker(self.time)
+            if self.view != "frame":
+                self._back_to_frame()
         if not self._accepting:
+            if change["name"] != "time":
+                self._show_summary()
             self._request_current()
 
     @t.observe("channel", "backend", "chunk_scheme")
@@ -539,8 +608,12 @@ class Explorer(anywidget.AnyWidget):
         if change["name"] == "channel":
             if self.roi:
                 self._start_trace()
+            self._summary_data_changed()
             # Channels differ in brightness: the old window could show the new one all black.
-            threading.Thread(target=self._auto_contrast_bg, daemon=True).start()
+            if self.view == "frame":
+                threading.Thread(target=self._auto_contrast_bg, daemon=True).start()
+            else:
+                self._windows.frame = None  # found again from the frames when going back
         self._request_current()
 
     @t.observe("bidi", "bidi_manual")
@@ -558,7 +631,33 @@ class Explorer(anywidget.AnyWidget):
         with self._aux_lock:
             self.controller.set_stack(self._served_stack())
             self._encoder.forget_map()
+            self._summary_data_changed()
             self._request_current()
+
+    @t.observe("view")
+    def _view_changed(self, change):
+        if not self._ready:
+            return
+        self._windows.leave(change["old"], (self.vmin, self.vmax))
+        if change["new"] != "frame":
+            self._show_summary()
+            return
+        window = self._windows.frame
+        if window is not None:
+            self._set_window(*window)
+        else:
+            threading.Thread(target=self._auto_contrast_bg, daemon=True).start()
+        if not self._view_from:
+            # Asked for from Python: the browser shows the frame once it is sent. A browser
+            # that switched asks for it itself, and a move in time is being served already.
+            self._request_current()
+
+    @t.observe("vmin", "vmax")
+    def _window_changed(self, change):
+        if not self._ready or getattr(self._own_window, "on", False):
+            return
+        # Set by the user (a box, a histogram handle, Python code): kept for this summary view.
+        self._windows.set_manual(self.view, (self.vmin, self.vmax))
 
     @t.observe("show_aux")
     def _show_aux_changed(self, change):
@@ -613,6 +712,23 @@ class Explorer(anywidget.AnyWidget):
     def _start_trace(self) -> None:
         self._trace.start(self._stack, self.roi, self.field, self.z)
 
+    def _set_window(self, vmin: float, vmax: float) -> None:
+        """Set the contrast window as Python's own choice (not the user's)."""
+        self._own_window.on = True
+        try:
+            with self.hold_sync():
+                self.vmin, self.vmax = float(vmin), float(vmax)
+        finally:
+            self._own_window.on = False
+
+    def _back_to_frame(self) -> None:
+        """A move in time: the frame view again (the browser switched already)."""
+        self._view_from = "time"
+        try:
+            self.view = "frame"
+        finally:
+            self._view_from = ""
+
     def _request_current(self):
         if self.n_times == 0:
             return  # no complete volume yet: grow() asks once there is one
@@ -642,8 +758,13 @@ class Explorer(anywidget.AnyWidget):
             self._browser_seen = max(self._browser_seen, msg.request_id)
             if msg.ack is not None:
                 self.controller.timings.record_drawn(*msg.ack)
+            moved = (msg.field, msg.z) != (self.field, self.z)
             self._accept_position(msg.field, msg.time, msg.z)
             self.controller.request(msg, received)
+            if moved:
+                # After the whole position is taken: a field and z moved together start one
+                # pass, not one for the field alone first.
+                self._show_summary()
         elif isinstance(msg, Drawn):
             self.controller.timings.record_drawn(msg.request_id, msg.total_ms)
         elif isinstance(msg, RoiSelect):
@@ -660,6 +781,13 @@ class Explorer(anywidget.AnyWidget):
             self.time = self._trace.time_index(msg.x)
         elif isinstance(msg, BidiEstimate):
             self.estimate_bidi()
+        elif isinstance(msg, ViewSelect):
+            self._accept_view(msg.view)
+        elif isinstance(msg, MetadataAsk):
+            entries, note = metadata_entries(self._stack)
+            self.send(metadata_message(entries, note))
+        elif isinstance(msg, FrameHeaderAsk):
+            self._header_worker.submit((msg.field, msg.time, msg.z))
 
     def _accept_position(self, f: int, t: int, z: int) -> None:
         """Mirror the browser's slider position in the traits without echoing it back.
@@ -675,6 +803,20 @@ class Explorer(anywidget.AnyWidget):
                 self.field, self.time, self.z = f, t, z
         finally:
             self._accepting = False
+
+    def _accept_view(self, view: str) -> None:
+        """The browser chose a view: mirror it without echoing it back, and show it (again: a
+        new front end of the same widget asks for the summary it should show)."""
+        changed = view != self.view
+        self._view_from = "browser"
+        lock = getattr(self, "_lock_property", None)
+        try:
+            with lock(view=view) if lock else contextlib.nullcontext():
+                self.view = view
+        finally:
+            self._view_from = ""
+        if not changed and view != "frame":
+            self._show_summary()
 
     def _auto_contrast_bg(self):
         with self._aux_lock:
@@ -764,6 +906,7 @@ class Explorer(anywidget.AnyWidget):
             self._stack = stack
             self.controller.set_stack(self._served_stack())
             self._encoder.forget_map()
+            self._summary_data_changed()
             if self.roi:
                 self._start_trace()
             traits = {"bidi_offsets": _offsets_list(stack)}
@@ -812,3 +955,88 @@ class Explorer(anywidget.AnyWidget):
         self._set_bidi_quietly(bidi=_bidi_mode(self._stack))
         self.bidi_status = f"bidi failed: {type(exc).__name__}: {exc}"
         self._show_error(f"bidi: {type(exc).__name__}: {exc}")
+
+    # -- summary views (their own thread) and the frame header ------------------------------
+
+    def _show_summary(self) -> None:
+        """Show the summary view chosen for the field and z shown: at once when its pass ran
+        (or is running), else once the pass that starts here sends its first refinement."""
+        if self.view == "frame":
+            return
+        stack = self._served_stack()
+        with self._summary_lock:
+            key, summary = self._summaries.show(stack, self.field, self.z)
+            self._summary_key = key
+            if summary is not None:
+                self._send_summary(summary)
+            else:
+                # The browser dims the old picture and names what is coming.
+                self.send(
+                    summary_message(
+                        view=self.view,
+                        field=key.field,
+                        z=key.z,
+                        frames_done=0,
+                        frames_total=stack.shape[1],
+                        image=False,
+                    )
+                )
+
+    def _summary_data_changed(self) -> None:
+        """Another channel or correction: summaries of the old data are not shown any more."""
+        if self.view != "frame":
+            self._show_summary()
+        else:
+            self._summaries.cancel()
+
+    def _send_summary(self, summary) -> None:
+        """The summary ``view`` image with its window (caller holds ``_summary_lock``); in the
+        frame view, the progress of the pass running in the background."""
+        view = self.view
+        if view == "frame":
+            self.send(
+                summary_message(
+                    view=view,
+                    field=summary.field,
+                    z=summary.z,
+                    frames_done=summary.frames_done,
+                    frames_total=summary.frames_total,
+                    image=False,
+                )
+            )
+            return
+        image = little_endian(np.ascontiguousarray(summary.images[view], np.float32))
+        window = self._windows.manual(view) or image_window(image)
+        stack = self._stack
+        content = summary_message(
+            view=view,
+            field=summary.field,
+            z=summary.z,
+            frames_done=summary.frames_done,
+            frames_total=summary.frames_total,
+            image=True,
+            height=image.shape[0],
+            width=image.shape[1],
+            padded=(stack.shape[3], stack.shape[4]),
+            window=window,
+        )
+        self.send(content, [memoryview(image).cast("B")])
+        # After the image: the browser applied the window with it, the traits follow.
+        self._set_window(*window)
+
+    def _summary_arrived(self, key: SummaryKey, summary) -> None:
+        with self._summary_lock:
+            if key == self._summary_key:
+                self._send_summary(summary)
+
+    def _summary_failed(self, key: SummaryKey, exc: BaseException) -> None:
+        self._show_error(
+            f"computing the summary images of field {key.field} · z {key.z} failed: "
+            f"{type(exc).__name__}: {exc}"
+        )
+
+    def _header_run(self, job: tuple, generation: int) -> None:
+        f, t_, z = job
+        entries, note = frame_header_entries(self._stack, f, t_, z)
+        if self._header_worker.is_current(generation):
+            self.send(frame_header_message(f, t_, z, entries, note))

@@ -16,7 +16,14 @@ import pytest
 
 from si_explorer.explorer import Explorer
 from si_explorer.explorer.chunkmap import CACHED, CHUNK_STATES, NEVER, READ, READING
-from si_explorer.explorer.messages import BACKENDS, COLORMAPS, INCOMING, OUTGOING, SETTINGS
+from si_explorer.explorer.messages import (
+    BACKENDS,
+    COLORMAPS,
+    INCOMING,
+    OUTGOING,
+    SETTINGS,
+    VIEWS,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SRC = ROOT / "js" / "src"
@@ -27,7 +34,7 @@ def _uri(name: str) -> str:
 
 
 SCRIPT = f"""
-import {{ FROM_PYTHON, TO_PYTHON, SETTING_KEYS, BACKENDS }} from {_uri("protocol.js")};
+import {{ FROM_PYTHON, TO_PYTHON, SETTING_KEYS, BACKENDS, VIEWS }} from {_uri("protocol.js")};
 import {{ COLORMAP_NAMES }} from {_uri("lut.js")};
 import {{ COLORMAP_STOPS }} from {_uri("colormaps.js")};
 import {{ CHUNK_STATES }} from {_uri("chunkmap.js")};
@@ -39,6 +46,7 @@ console.log(JSON.stringify({{
   colormaps: COLORMAP_NAMES,
   stops: Object.keys(COLORMAP_STOPS),
   chunk_states: CHUNK_STATES,
+  views: VIEWS,
 }}));
 """
 
@@ -97,3 +105,15 @@ def test_backends_agree_with_the_read_stage(js):
 
     assert BACKENDS == READ_BACKENDS
     assert tuple(js["backends"]) == READ_BACKENDS
+
+
+def test_views_agree_with_the_summaries():
+    from si_explorer.summary import SUMMARIES
+
+    assert VIEWS == ("frame", *SUMMARIES)
+
+
+def test_views_agree(js):
+    assert js["views"] == list(VIEWS)
+    # Python mirrors the browser's view from its messages; the browser never sets it.
+    assert "view" not in SETTINGS and "view" in Explorer.class_trait_names(sync=True)

@@ -116,6 +116,10 @@ var BACKENDS = (
   /** @type {const} */
   ["pread", "mmap", "tifffile"]
 );
+var VIEWS = (
+  /** @type {const} */
+  ["frame", "mean", "max", "std", "correlation"]
+);
 
 // src/style.js
 var CSS = `
@@ -140,6 +144,7 @@ var CSS = `
   gap: 6px; }
 .six-slider input[type=range] { width: 100%; }
 .six-num { width: 5em; }
+.six-root input[data-role=vmin], .six-root input[data-role=vmax] { width: 6.5em; }
 .six-slider .six-num { width: 100%; }
 .six-stage { position: relative; background: #111; overflow: hidden; cursor: crosshair;
   touch-action: none; user-select: none; }
@@ -148,6 +153,7 @@ var CSS = `
 .six-overlay { pointer-events: none; }
 .six-stage.six-panning { cursor: grab; }
 .six-status { font-weight: 600; }
+.six-cursor { min-height: 16px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .six-dim { color: #666; }
 .six-error { background: #fde2e1; color: #8a1f11; border: 1px solid #e8a39b; padding: 3px 6px;
   border-radius: 3px; cursor: pointer; }
@@ -165,7 +171,236 @@ var CSS = `
 .six-trace-img { display: block; width: 442px; max-width: 100%; cursor: pointer; }
 .six-trace-marker { position: absolute; width: 0; border-left: 1.5px solid #d62728;
   pointer-events: none; }
+.six-stage[data-pending="1"] .six-plane { opacity: 0.35; }
+.six-histogram canvas { width: 100%; height: 56px; cursor: pointer; touch-action: none; }
+.six-roi-svg { display: block; width: 100%; height: 130px; }
+.six-roi-svg rect { fill: rgba(122, 167, 224, 0.12); stroke: #6a8fc0; stroke-width: 1.5px;
+  cursor: pointer; }
+.six-roi-svg rect:hover { fill: rgba(122, 167, 224, 0.3); }
+.six-roi-svg rect.six-current { fill: rgba(31, 95, 191, 0.45); stroke: #1f5fbf; stroke-width: 2.5px; }
+.six-roi-svg text { fill: #333; pointer-events: none; font-family: system-ui, sans-serif; }
+.six-metadata summary { cursor: pointer; font-size: 11px; text-transform: uppercase; color: #666; }
+.six-metadata input[type=search] { flex: 1 1 auto; }
+.six-meta-scroll { max-height: 320px; overflow: auto; margin-top: 4px; }
+.six-meta-section h5 { margin: 6px 0 2px 0; font-size: 11px; color: #666; }
+.six-meta-row { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 6px;
+  font-family: ui-monospace, monospace; font-size: 11px; border-top: 1px solid #eee; }
+.six-meta-key { overflow-wrap: anywhere; }
+.six-meta-value { overflow-wrap: anywhere; color: #333; }
 `;
+
+// src/colormaps.js
+var COLORMAP_NAMES = ["gray", "viridis", "magma", "inferno", "plasma", "cividis"];
+var COLORMAP_STOPS = {
+  viridis: "440154470d6048186a482374472e7c4538824241863e4a893a548c365d8d32658e2e6d8e2b758e287d8e25848e228c8d1f948c1e9c8920a38625ab822eb37c3aba7648c16e58c7656ccd5a7fd34e93d741a8db34c0df25d5e21aeae51afde725",
+  magma: "0000040303120a0822130d341e11492a115c38106c45107754137d6018806d1d81792282882781942c80a1307eae347bbd3977ca3e72d6456ce24d66ec5860f3655cf8745cfb835ffd9467fea36ffeb27afec185fed194fde0a1fceeb0fcfdbf",
+  inferno: "0000040403120b0724150b37230c4c310a5c3e09664c0c6b5a116e67166e741a6e801f6c8f24699b2964a82e5fb43359c13a50cc4248d74b3fe05536e9612bef6e21f57b17f8890cfb9906fca80dfbb81df9c72ff5d949f2e865f3f586fcffa4",
+  plasma: "0d08872206903105973f049c4e02a25b01a56700a87401a88104a78d0ba59814a0a21d9aad2793b6308bbf3984c7427ccf4c74d6556ddd5e66e3685fe97257ef7c51f3874af79143fa9e3bfca934fdb52efdc229fcd025f9dd25f5eb27f0f921",
+  cividis: "00224e00285b002e6a0533711c396f293f6e33446d3c4a6c45506c4d556c555b6d5c616e6467706b6d72727274787877807f78888578908b78979177a09875a89e73b0a571b9ab6dc2b369cbb965d3c05fdcc859e6d051efd748f8df3cfee838"
+};
+
+// src/lut.js
+var cache = /* @__PURE__ */ new Map();
+function lut(name) {
+  const hit = cache.get(name);
+  if (hit) return hit;
+  const table = new Uint32Array(256);
+  const stops = COLORMAP_STOPS[name];
+  for (let i = 0; i < 256; i++) {
+    let r = i, g = i, b = i;
+    if (stops) {
+      const n = stops.length / 6;
+      const pos = i / 255 * (n - 1);
+      const k = Math.min(n - 2, Math.floor(pos));
+      const f = pos - k;
+      const chan = (s, c) => parseInt(stops.slice(s * 6 + c * 2, s * 6 + c * 2 + 2), 16);
+      r = Math.round(chan(k, 0) * (1 - f) + chan(k + 1, 0) * f);
+      g = Math.round(chan(k, 1) * (1 - f) + chan(k + 1, 1) * f);
+      b = Math.round(chan(k, 2) * (1 - f) + chan(k + 1, 2) * f);
+    }
+    table[i] = (255 << 24 | b << 16 | g << 8 | r) >>> 0;
+  }
+  cache.set(name, table);
+  return table;
+}
+function applyLut(data, out, vmin, vmax, table) {
+  const scale = 255 / Math.max(vmax - vmin, 1e-12);
+  const n = data.length;
+  for (let i = 0; i < n; i++) {
+    let v = (data[i] - vmin) * scale;
+    v = v < 0 ? 0 : v > 255 ? 255 : v;
+    out[i] = table[v | 0];
+  }
+}
+var TYPED = {
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  float32: Float32Array,
+  float64: Float64Array
+};
+function typedPlane(buffer, dtype, count2) {
+  const Ctor = TYPED[dtype];
+  if (!Ctor) throw new Error(`unsupported pixel type ${dtype}`);
+  const dv = buffer instanceof DataView ? buffer : new DataView(buffer);
+  const size = (
+    /** @type {any} */
+    Ctor.BYTES_PER_ELEMENT
+  );
+  if (dv.byteLength < count2 * size) {
+    throw new Error(`plane buffer holds ${dv.byteLength} bytes, expected ${count2 * size}`);
+  }
+  if (dv.byteOffset % size === 0) return new Ctor(
+    /** @type {ArrayBuffer} */
+    dv.buffer,
+    dv.byteOffset,
+    count2
+  );
+  const copy = dv.buffer.slice(dv.byteOffset, dv.byteOffset + count2 * size);
+  return new Ctor(
+    /** @type {ArrayBuffer} */
+    copy,
+    0,
+    count2
+  );
+}
+
+// src/views.js
+var VIEW_LABELS = { frame: "frame", mean: "mean", max: "max", std: "std", correlation: "local correlation" };
+var count = (n) => n.toLocaleString("en-US");
+var Views = class {
+  /**
+   * @param {Object} parts
+   * @param {import("./types.js").Model} parts.model
+   * @param {import("./dom.js").Dom} parts.dom
+   * @param {import("./listen.js").Listeners} parts.listeners
+   * @param {import("./planeview.js").PlaneView} parts.view
+   * @param {(msg: import("./types.js").ToPython) => void} parts.send
+   * @param {() => {field: number, time: number, z: number}} parts.position  the sliders'
+   * @param {() => void} parts.requestFrame  ask for the plane at the sliders' position
+   * @param {(vmin: number, vmax: number) => void} parts.showWindow  the min/max boxes show it
+   */
+  constructor({ model, dom, listeners, view, send, position, requestFrame, showWindow }) {
+    this.model = model;
+    this.dom = dom;
+    this.view = view;
+    this.send = send;
+    this.position = position;
+    this.requestFrame = requestFrame;
+    this.showWindow = showWindow;
+    this.mode = "frame";
+    this.frameWindow = null;
+    listeners.onDom(dom.viewSelect, "change", () => this.choose(
+      /** @type {View} */
+      dom.viewSelect.value
+    ));
+    listeners.onModel("change:view", () => {
+      const v = (
+        /** @type {View} */
+        model.get("view")
+      );
+      if (VIEWS.includes(v) && v !== this.mode) this.enter(v);
+    });
+  }
+  /** The frame view is shown: planes are drawn as they arrive. */
+  showsFrames() {
+    return this.mode === "frame";
+  }
+  /** The user chose `v` in the selector: show it, and tell Python. @param {View} v */
+  choose(v) {
+    if (v === this.mode) return;
+    this.enter(v);
+    this.send({ type: "view", view: v });
+    if (v === "frame") this.requestFrame();
+  }
+  /** After render(): a summary view already chosen (in another front end, or from Python) is asked for again. */
+  resume() {
+    const v = (
+      /** @type {View} */
+      this.model.get("view") || "frame"
+    );
+    if (v === "frame" || !VIEWS.includes(v)) return;
+    this.enter(v);
+    this.send({ type: "view", view: v });
+  }
+  /** A move in time: back to the frame (Python does the same when the request arrives). */
+  backToFrame() {
+    if (this.mode !== "frame") this.enter("frame");
+  }
+  /** Switch the display to view `v` (no message). @param {View} v */
+  enter(v) {
+    const { dom, view } = this;
+    if (this.mode === "frame") this.frameWindow = [view.vmin, view.vmax];
+    this.mode = v;
+    dom.viewSelect.value = v;
+    dom.root.dataset.view = v;
+    if (v === "frame") {
+      dom.stage.dataset.pending = "";
+      if (this.frameWindow) {
+        view.setDisplay(view.colormap, this.frameWindow[0], this.frameWindow[1], false);
+        this.showWindow(this.frameWindow[0], this.frameWindow[1]);
+      }
+      this.frameWindow = null;
+      dom.summaryNote.textContent = "";
+    } else {
+      dom.stage.dataset.pending = "1";
+      const { field, z } = this.position();
+      dom.status.textContent = `${VIEW_LABELS[v]} \xB7 field ${field} \xB7 z ${z} \xB7 starting\u2026`;
+    }
+  }
+  /**
+   * Python's summary progress, with the image of the view shown when `msg.image`.
+   * @param {import("./types.js").SummaryMessage} msg @param {DataView[]} buffers
+   * @returns {string | null} an error to show, or null
+   */
+  onSummary(msg, buffers) {
+    const { dom, view } = this;
+    const { field, z } = this.position();
+    const here = msg.field === field && msg.z === z;
+    const pct = msg.frames_total ? Math.floor(100 * msg.frames_done / msg.frames_total) : 100;
+    const label = VIEW_LABELS[msg.view] ?? msg.view;
+    const what = msg.done ? `${label} of ${count(msg.frames_total)} frames` : `${label} \xB7 ${pct}% of ${count(msg.frames_total)} frames`;
+    if (this.mode === "frame") {
+      dom.summaryNote.textContent = msg.done ? "" : `summaries of field ${msg.field} \xB7 z ${msg.z}: ${pct}%`;
+      return null;
+    }
+    if (msg.view !== this.mode || !here) return null;
+    const where = `field ${msg.field} \xB7 z ${msg.z}`;
+    dom.summaryNote.textContent = "";
+    if (!msg.image) {
+      dom.stage.dataset.pending = "1";
+      dom.status.textContent = `${what} \xB7 ${where}`;
+      return null;
+    }
+    const height = Number(msg.height), width = Number(msg.width);
+    let data;
+    try {
+      data = typedPlane(buffers[0], msg.dtype || "float32", width * height);
+    } catch (err) {
+      return String(err);
+    }
+    const [fullHeight, fullWidth] = Array.isArray(msg.padded) ? msg.padded : [height, width];
+    if (msg.window) {
+      view.setDisplay(view.colormap, msg.window[0], msg.window[1], false);
+      this.showWindow(msg.window[0], msg.window[1]);
+    }
+    view.setPlane({ id: 0, field: msg.field, time: -1, z: msg.z, height, width, fullHeight, fullWidth, data });
+    view.refreshReadout();
+    dom.stage.dataset.pending = "";
+    dom.status.textContent = `${what} \xB7 ${where}`;
+    dom.seconds.textContent = "";
+    Object.assign(dom.root.dataset, {
+      summaryDone: msg.done ? "1" : "0",
+      summaryFrames: String(msg.frames_done),
+      field: String(msg.field),
+      z: String(msg.z)
+    });
+    return null;
+  }
+};
 
 // src/dom.js
 function h(tag, attrs = {}, children = []) {
@@ -181,8 +416,8 @@ function h(tag, attrs = {}, children = []) {
 function slider(label, role) {
   const range = h("input", { type: "range", min: "0", max: "0", step: "1", value: "0", "data-role": role, "aria-label": label });
   const number = h("input", { type: "number", min: "0", max: "0", step: "1", value: "0", class: "six-num", "data-role": `${role}-number`, "aria-label": `${label} number` });
-  const row = h("div", { class: "six-slider" }, [h("span", { text: label }), range, number]);
-  return { row, range, number };
+  const row2 = h("div", { class: "six-slider" }, [h("span", { text: label }), range, number]);
+  return { row: row2, range, number };
 }
 function select(role, options) {
   const s = h("select", { "data-role": role });
@@ -198,9 +433,9 @@ function buildDom(el, colormaps) {
   const title = h("div", { class: "six-row" });
   const status = h("span", { class: "six-status", "data-role": "status", text: "loading\u2026" });
   const seconds = h("span", { class: "six-mono six-dim", "data-role": "seconds" });
-  const cursor = h("span", { class: "six-mono", "data-role": "cursor" });
   const fileNote = h("span", { class: "six-dim", "data-role": "file-note" });
-  title.append(status, seconds, cursor, fileNote);
+  title.append(status, seconds, fileNote);
+  const cursor = h("div", { class: "six-mono six-cursor", "data-role": "cursor" });
   const error = h("div", { class: "six-error", "data-role": "error", title: "click to dismiss" });
   error.hidden = true;
   const stage = h("div", { class: "six-stage", "data-role": "stage" });
@@ -211,6 +446,21 @@ function buildDom(el, colormaps) {
   const time = slider("time", "time-slider");
   const z = slider("z", "z-slider");
   const sliders = h("div", {}, [field.row, time.row, z.row]);
+  const viewSelect = h("select", { "data-role": "view-select", title: "the frame at the time shown, or a summary of this field and plane over every time point (moving in time shows the frame again)" });
+  for (const v of VIEWS) viewSelect.append(h("option", { value: v, text: VIEW_LABELS[v] }));
+  const summaryNote = h("span", { class: "six-dim six-mono", "data-role": "summary-note" });
+  const viewRow = h("div", { class: "six-row" }, [h("label", {}, ["view", viewSelect]), summaryNote]);
+  const roiSvg = (
+    /** @type {SVGSVGElement} */
+    document.createElementNS("http://www.w3.org/2000/svg", "svg")
+  );
+  roiSvg.setAttribute("class", "six-roi-svg");
+  roiSvg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+  const roiGeometry = h("div", { class: "six-panel", "data-role": "roi-geometry" }, [
+    h("h4", { text: "scanfields (scan degrees; click one to show it)" })
+  ]);
+  roiGeometry.append(roiSvg);
+  roiGeometry.hidden = true;
   const play = h("button", { "data-role": "play", text: "\u25B6 play", title: "play / pause (space)" });
   const fps = h("input", { type: "number", min: "1", max: "240", step: "1", class: "six-num", "data-role": "fps" });
   const channel = select("channel", []);
@@ -218,7 +468,7 @@ function buildDom(el, colormaps) {
   const colormap = select("colormap", colormaps);
   const vmin = h("input", { type: "number", class: "six-num", "data-role": "vmin", step: "any" });
   const vmax = h("input", { type: "number", class: "six-num", "data-role": "vmax", step: "any" });
-  const auto = h("button", { "data-role": "auto-contrast", text: "auto", title: "contrast from percentiles of a few sampled planes" });
+  const auto = h("button", { "data-role": "auto-contrast", text: "auto", title: "contrast from percentiles of a few sampled planes (of the image, in a summary view)" });
   const zoomOut = h("button", { "data-role": "zoom-out", text: "\u2212", title: "zoom out (or mouse wheel)" });
   const zoomIn = h("button", { "data-role": "zoom-in", text: "+", title: "zoom in (or mouse wheel)" });
   const zoom = h("span", { class: "six-mono", "data-role": "zoom", text: "\xD71" });
@@ -234,7 +484,10 @@ function buildDom(el, colormaps) {
     h("label", {}, ["max", vmax]),
     auto
   ]);
-  const viewRow = h("div", { class: "six-row" }, [zoomOut, zoom, zoomIn, reset, pan, clear]);
+  const zoomRow = h("div", { class: "six-row" }, [zoomOut, zoom, zoomIn, reset, pan, clear]);
+  const histogramCanvas = h("canvas", { width: "440", height: "56", "data-role": "histogram-canvas", title: "drag a handle (or click) to set the contrast" });
+  const histogramText = h("div", { class: "six-mono six-dim", "data-role": "histogram-text" });
+  const histogram = h("div", { class: "six-panel six-histogram", "data-role": "histogram" }, [histogramCanvas, histogramText]);
   const schemes = h("datalist", { id: `six-schemes-${uid}` });
   const scheme = h("input", { "data-role": "chunk-scheme", list: schemes.id, size: "9", title: "page, volume or frames:k (Enter to apply)" });
   for (const s of ["page", "volume", "frames:4", "frames:16", "frames:64"]) schemes.append(h("option", { value: s }));
@@ -291,7 +544,38 @@ function buildDom(el, colormaps) {
     chunkText
   ]);
   const traceStatus = h("div", { class: "six-mono", "data-role": "trace-status" });
-  main.append(title, error, stage, sliders, playRow, displayRow, viewRow, bidiRow, chunking, timing, chunkMap, timelineRow, traceStatus);
+  const metadataSearch = h("input", { type: "search", "data-role": "metadata-search", placeholder: "filter keys and values", "aria-label": "filter metadata" });
+  const metadataCount = h("span", { class: "six-dim six-mono", "data-role": "metadata-count" });
+  const metadataNote = h("div", { class: "six-dim", "data-role": "metadata-note" });
+  const metadataList = h("div", { "data-role": "metadata-list" });
+  const frameHeaderTitle = h("h5", { text: "frame header" });
+  const frameHeader = h("div", { "data-role": "frame-header" });
+  const metadata = h("details", { class: "six-panel six-metadata", "data-role": "metadata" }, [
+    h("summary", { text: "metadata" }),
+    h("div", { class: "six-row" }, [metadataSearch, metadataCount]),
+    metadataNote,
+    h("div", { class: "six-meta-scroll" }, [metadataList, h("div", { class: "six-meta-section" }, [frameHeaderTitle, frameHeader])])
+  ]);
+  main.append(
+    title,
+    cursor,
+    error,
+    stage,
+    sliders,
+    roiGeometry,
+    viewRow,
+    playRow,
+    displayRow,
+    histogram,
+    zoomRow,
+    bidiRow,
+    chunking,
+    timing,
+    chunkMap,
+    timelineRow,
+    traceStatus,
+    metadata
+  );
   const traceImage = h("img", { class: "six-trace-img", "data-role": "trace-image", alt: "trace" });
   const traceMarker = h("div", { class: "six-trace-marker", "data-role": "trace-marker" });
   const traceBox = h("div", { class: "six-trace", "data-role": "trace" }, [traceImage, traceMarker]);
@@ -351,9 +635,385 @@ function buildDom(el, colormaps) {
     bidiCompare,
     bidiCompareLabel,
     bidiEstimate,
-    bidiStatus
+    bidiStatus,
+    viewSelect,
+    summaryNote,
+    roiGeometry,
+    roiSvg,
+    histogram,
+    histogramCanvas,
+    histogramText,
+    metadata,
+    metadataSearch,
+    metadataCount,
+    metadataNote,
+    metadataList,
+    frameHeaderTitle,
+    frameHeader
   };
 }
+
+// src/geometry.js
+var SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+}
+function corners(s) {
+  const [cx, cy] = s.center;
+  const [w, h2] = s.size;
+  const a = s.rotation * Math.PI / 180;
+  const cos = Math.cos(a), sin = Math.sin(a);
+  return (
+    /** @type {[number, number][]} */
+    [[-w / 2, -h2 / 2], [w / 2, -h2 / 2], [w / 2, h2 / 2], [-w / 2, h2 / 2]].map(([x, y]) => [
+      cx + x * cos - y * sin,
+      cy + x * sin + y * cos
+    ])
+  );
+}
+var RoiGeometry = class {
+  /**
+   * @param {Object} parts
+   * @param {import("./types.js").Model} parts.model
+   * @param {import("./dom.js").Dom} parts.dom
+   * @param {import("./listen.js").Listeners} parts.listeners
+   * @param {(field: number) => void} parts.select  show that field
+   */
+  constructor({ model, dom, listeners, select: select2 }) {
+    this.model = model;
+    this.dom = dom;
+    this.field = -1;
+    listeners.onModel("change:scanfields", () => this.sync());
+    listeners.onDom(dom.roiSvg, "click", (e) => {
+      const target = (
+        /** @type {Element} */
+        e.target.closest?.("[data-field]")
+      );
+      const field = target ? Number(target.getAttribute("data-field")) : NaN;
+      if (Number.isInteger(field) && field >= 0) select2(field);
+    });
+  }
+  sync() {
+    const { dom } = this;
+    const fields = (
+      /** @type {import("./types.js").Scanfield[]} */
+      this.model.get("scanfields") || []
+    );
+    dom.roiSvg.replaceChildren();
+    dom.roiGeometry.hidden = fields.length < 2;
+    dom.roiGeometry.dataset.count = String(fields.length);
+    if (fields.length < 2) return;
+    const points = fields.flatMap(corners);
+    const xs = points.map((p) => p[0]);
+    const ys = points.map((p) => p[1]);
+    const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    const pad = 0.06 * Math.max(x1 - x0, y1 - y0, 1e-6);
+    dom.roiSvg.setAttribute("viewBox", `${x0 - pad} ${y0 - pad} ${x1 - x0 + 2 * pad} ${y1 - y0 + 2 * pad}`);
+    const label = 0.05 * Math.max(x1 - x0, y1 - y0, 1e-6);
+    fields.forEach((s, i) => {
+      const [cx, cy] = s.center;
+      const [w, h2] = s.size;
+      const rect = svg("rect", {
+        x: cx - w / 2,
+        y: cy - h2 / 2,
+        width: w,
+        height: h2,
+        transform: `rotate(${s.rotation} ${cx} ${cy})`,
+        "vector-effect": "non-scaling-stroke",
+        "data-roi": i
+      });
+      if (s.field !== null && s.field !== void 0) rect.setAttribute("data-field", String(s.field));
+      const title = svg("title", {});
+      title.textContent = `${s.name}${s.field !== null ? ` \xB7 field ${s.field}` : ""} \xB7 centre (${s.center.map((v) => v.toFixed(3)).join(", ")})\xB0 \xB7 ${s.size.map((v) => v.toFixed(3)).join(" \xD7 ")}\xB0`;
+      rect.append(title);
+      const text = svg("text", { x: cx, y: cy, "font-size": label, "text-anchor": "middle", "dominant-baseline": "central" });
+      text.textContent = s.field !== null ? String(s.field) : String(i);
+      dom.roiSvg.append(rect, text);
+    });
+    this.highlight(this.field);
+  }
+  /** The field shown: its scanfield(s) highlighted. @param {number} field */
+  highlight(field) {
+    this.field = field;
+    for (const rect of this.dom.roiSvg.querySelectorAll("rect")) {
+      rect.classList.toggle("six-current", rect.getAttribute("data-field") === String(field));
+    }
+  }
+};
+
+// src/histogram.js
+var BINS = 128;
+var COMPUTE_MS = 150;
+var GRAB_PX = 8;
+var BAR = "#6b6b6b";
+var WINDOW_FILL = "rgba(122, 167, 224, 0.22)";
+var HANDLE = "#1f5fbf";
+function fmt(v) {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return v.toLocaleString("en-US");
+  return Number(v.toPrecision(4)).toString();
+}
+var Histogram = class {
+  /**
+   * @param {HTMLElement} root  the panel (data-role="histogram")
+   * @param {HTMLCanvasElement} canvas
+   * @param {HTMLElement} text  the range and count line under it
+   * @param {(vmin: number, vmax: number, done: boolean) => void} onWindow  a handle moved
+   *   (`done` on release)
+   */
+  constructor(root, canvas, text, onWindow) {
+    this.root = root;
+    this.canvas = canvas;
+    this.text = text;
+    this.onWindow = onWindow;
+    this.ctx = /** @type {CanvasRenderingContext2D} */
+    canvas.getContext("2d");
+    this.data = null;
+    this.stale = false;
+    this.counts = null;
+    this.lo = 0;
+    this.hi = 1;
+    this.integer = true;
+    this.vmin = 0;
+    this.vmax = 1;
+    this.drag = null;
+    this.frame = 0;
+    this.computedAt = -Infinity;
+    this.timer = null;
+    this.dense = null;
+    this.listeners = [
+      ["pointerdown", (e) => this.down(
+        /** @type {PointerEvent} */
+        e
+      )],
+      ["pointermove", (e) => this.move(
+        /** @type {PointerEvent} */
+        e
+      )],
+      ["pointerup", (e) => this.up(
+        /** @type {PointerEvent} */
+        e
+      )],
+      ["pointercancel", (e) => this.up(
+        /** @type {PointerEvent} */
+        e
+      )]
+    ];
+    for (const [name, fn] of this.listeners) canvas.addEventListener(name, fn);
+  }
+  destroy() {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    if (this.timer) clearTimeout(this.timer);
+    for (const [name, fn] of this.listeners) this.canvas.removeEventListener(name, fn);
+  }
+  /**
+   * The view drew `data` through the window [vmin, vmax].
+   * @param {ArrayLike<number>} data @param {number} vmin @param {number} vmax
+   */
+  update(data, vmin, vmax) {
+    if (data !== this.data) {
+      this.data = data;
+      this.stale = true;
+    }
+    if (!this.drag) {
+      this.vmin = vmin;
+      this.vmax = vmax;
+    }
+    this.schedule();
+  }
+  schedule() {
+    if (this.frame || this.timer) return;
+    const wait = this.stale ? this.computedAt + COMPUTE_MS - performance.now() : 0;
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.schedule();
+      }, wait);
+      return;
+    }
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      if (this.stale) {
+        this.computedAt = performance.now();
+        this.compute();
+      }
+      this.draw();
+    });
+  }
+  compute() {
+    this.stale = false;
+    const data = this.data;
+    if (!data) return;
+    this.integer = !(data instanceof Float32Array || data instanceof Float64Array);
+    if (data instanceof Int16Array || data instanceof Uint16Array || data instanceof Int8Array || data instanceof Uint8Array) {
+      this.countValues(data);
+      return;
+    }
+    const n = data.length;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = data[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (!(lo <= hi)) {
+      this.counts = null;
+      this.root.dataset.count = "0";
+      return;
+    }
+    const axisHi = this.integer ? hi + 1 : hi > lo ? hi : lo + 1;
+    const bins = this.integer ? Math.min(BINS, axisHi - lo) : BINS;
+    const counts = new Uint32Array(bins);
+    const scale = bins / (axisHi - lo);
+    let finite = 0;
+    for (let i = 0; i < n; i++) {
+      const v = data[i];
+      if (!(v >= lo && v <= hi)) continue;
+      let b = (v - lo) * scale | 0;
+      if (b >= bins) b = bins - 1;
+      counts[b]++;
+      finite++;
+    }
+    this.finish(counts, lo, hi, axisHi, finite);
+  }
+  /**
+   * One pass over an 8- or 16-bit image counting each value; the range and the bins follow
+   * from the counts.
+   * @param {Int16Array | Uint16Array | Int8Array | Uint8Array} data
+   */
+  countValues(data) {
+    const signed = data instanceof Int16Array || data instanceof Int8Array;
+    const size = data instanceof Int16Array || data instanceof Uint16Array ? 65536 : 256;
+    const offset = signed ? size / 2 : 0;
+    const dense = this.dense && this.dense.length === size ? this.dense.fill(0) : this.dense = new Uint32Array(size);
+    const n = data.length;
+    for (let i = 0; i < n; i++) dense[data[i] + offset]++;
+    let first = 0;
+    while (first < size && !dense[first]) first++;
+    if (first === size) {
+      this.counts = null;
+      this.root.dataset.count = "0";
+      return;
+    }
+    let last = size - 1;
+    while (!dense[last]) last--;
+    const lo = first - offset, hi = last - offset;
+    const bins = Math.min(BINS, last - first + 1);
+    const counts = new Uint32Array(bins);
+    const scale = bins / (last - first + 1);
+    for (let v = first; v <= last; v++) counts[(v - first) * scale | 0] += dense[v];
+    this.finish(counts, lo, hi, hi + 1, n);
+  }
+  /**
+   * @param {Uint32Array} counts @param {number} lo @param {number} hi  the image's range
+   * @param {number} axisHi  where the axis ends @param {number} finite  pixels counted
+   */
+  finish(counts, lo, hi, axisHi, finite) {
+    this.counts = counts;
+    this.lo = lo;
+    this.hi = axisHi;
+    Object.assign(this.root.dataset, { bins: String(counts.length), lo: String(lo), hi: String(hi), count: String(finite) });
+    this.text.textContent = `${fmt(lo)} \u2026 ${fmt(hi)} \xB7 ${finite.toLocaleString("en-US")} pixels \xB7 log counts`;
+  }
+  /** @param {number} v */
+  x(v) {
+    return (v - this.lo) / (this.hi - this.lo) * this.canvas.width;
+  }
+  /** The value at canvas x, on the image's own grid (whole numbers for integer images). @param {number} x */
+  value(x) {
+    const v = this.lo + Math.min(this.canvas.width, Math.max(0, x)) / this.canvas.width * (this.hi - this.lo);
+    if (this.integer) return Math.round(v);
+    return Number(v.toPrecision(5));
+  }
+  /** Where the handles are drawn: at the window's ends, or at the edge past the image's range. @returns {[number, number]} */
+  handleXs() {
+    const W = this.canvas.width;
+    return [Math.max(0, Math.min(W, this.x(this.vmin))), Math.max(0, Math.min(W, this.x(this.vmax)))];
+  }
+  draw() {
+    const { ctx, canvas, counts } = this;
+    const W = canvas.width;
+    const H = canvas.height;
+    ctx.clearRect(0, 0, W, H);
+    if (!counts) {
+      this.text.textContent = "no pixel values yet";
+      return;
+    }
+    const [x0, x1] = this.handleXs();
+    ctx.fillStyle = WINDOW_FILL;
+    ctx.fillRect(x0, 0, x1 - x0, H);
+    let peak = 0;
+    for (const c of counts) if (c > peak) peak = c;
+    const top = 4;
+    const logPeak = Math.log1p(peak) || 1;
+    const bw = W / counts.length;
+    ctx.fillStyle = BAR;
+    for (let b = 0; b < counts.length; b++) {
+      if (!counts[b]) continue;
+      const h2 = Math.log1p(counts[b]) / logPeak * (H - top);
+      ctx.fillRect(b * bw, H - h2, Math.max(1, bw - (bw > 3 ? 1 : 0)), h2);
+    }
+    ctx.strokeStyle = ctx.fillStyle = HANDLE;
+    ctx.lineWidth = 2;
+    for (
+      const [x, dir] of
+      /** @type {[number, number][]} */
+      [[x0, 1], [x1, -1]]
+    ) {
+      ctx.beginPath();
+      ctx.moveTo(x, 0);
+      ctx.lineTo(x, H);
+      ctx.stroke();
+      ctx.beginPath();
+      ctx.moveTo(x, H);
+      ctx.lineTo(x + 7 * dir, H);
+      ctx.lineTo(x, H - 10);
+      ctx.closePath();
+      ctx.fill();
+    }
+    this.root.dataset.peak = String(peak);
+  }
+  /** @param {PointerEvent} e @returns {number} canvas x */
+  canvasX(e) {
+    const r = this.canvas.getBoundingClientRect();
+    return (e.clientX - r.left) / (r.width || 1) * this.canvas.width;
+  }
+  /** @param {PointerEvent} e */
+  down(e) {
+    if (!this.counts || e.button !== 0) return;
+    e.preventDefault();
+    const x = this.canvasX(e);
+    const [xMin, xMax] = this.handleXs();
+    const dMin = Math.abs(x - xMin);
+    const dMax = Math.abs(x - xMax);
+    this.drag = dMin < dMax ? "min" : dMax < dMin ? "max" : x < xMin ? "min" : "max";
+    this.canvas.setPointerCapture?.(e.pointerId);
+    this.move(e);
+  }
+  /** @param {PointerEvent} e */
+  move(e) {
+    const x = this.canvasX(e);
+    const near = this.counts && this.handleXs().some((h2) => Math.abs(x - h2) <= GRAB_PX);
+    this.canvas.style.cursor = this.drag || near ? "ew-resize" : "pointer";
+    if (!this.drag) return;
+    const v = this.value(x);
+    const step = this.integer ? 1 : (this.hi - this.lo) / 1e3;
+    if (this.drag === "min") this.vmin = Math.min(v, this.vmax - step);
+    else this.vmax = Math.max(v, this.vmin + step);
+    this.draw();
+    this.onWindow(this.vmin, this.vmax, false);
+  }
+  /** @param {PointerEvent} e */
+  up(e) {
+    if (!this.drag) return;
+    this.drag = null;
+    this.canvas.releasePointerCapture?.(e.pointerId);
+    this.onWindow(this.vmin, this.vmax, true);
+  }
+};
 
 // src/listen.js
 var Listeners = class {
@@ -380,85 +1040,6 @@ var Listeners = class {
     this.domHandlers = [];
   }
 };
-
-// src/colormaps.js
-var COLORMAP_NAMES = ["gray", "viridis", "magma", "inferno", "plasma", "cividis"];
-var COLORMAP_STOPS = {
-  viridis: "440154470d6048186a482374472e7c4538824241863e4a893a548c365d8d32658e2e6d8e2b758e287d8e25848e228c8d1f948c1e9c8920a38625ab822eb37c3aba7648c16e58c7656ccd5a7fd34e93d741a8db34c0df25d5e21aeae51afde725",
-  magma: "0000040303120a0822130d341e11492a115c38106c45107754137d6018806d1d81792282882781942c80a1307eae347bbd3977ca3e72d6456ce24d66ec5860f3655cf8745cfb835ffd9467fea36ffeb27afec185fed194fde0a1fceeb0fcfdbf",
-  inferno: "0000040403120b0724150b37230c4c310a5c3e09664c0c6b5a116e67166e741a6e801f6c8f24699b2964a82e5fb43359c13a50cc4248d74b3fe05536e9612bef6e21f57b17f8890cfb9906fca80dfbb81df9c72ff5d949f2e865f3f586fcffa4",
-  plasma: "0d08872206903105973f049c4e02a25b01a56700a87401a88104a78d0ba59814a0a21d9aad2793b6308bbf3984c7427ccf4c74d6556ddd5e66e3685fe97257ef7c51f3874af79143fa9e3bfca934fdb52efdc229fcd025f9dd25f5eb27f0f921",
-  cividis: "00224e00285b002e6a0533711c396f293f6e33446d3c4a6c45506c4d556c555b6d5c616e6467706b6d72727274787877807f78888578908b78979177a09875a89e73b0a571b9ab6dc2b369cbb965d3c05fdcc859e6d051efd748f8df3cfee838"
-};
-
-// src/lut.js
-var cache = /* @__PURE__ */ new Map();
-function lut(name) {
-  const hit = cache.get(name);
-  if (hit) return hit;
-  const table = new Uint32Array(256);
-  const stops = COLORMAP_STOPS[name];
-  for (let i = 0; i < 256; i++) {
-    let r = i, g = i, b = i;
-    if (stops) {
-      const n = stops.length / 6;
-      const pos = i / 255 * (n - 1);
-      const k = Math.min(n - 2, Math.floor(pos));
-      const f = pos - k;
-      const chan = (s, c) => parseInt(stops.slice(s * 6 + c * 2, s * 6 + c * 2 + 2), 16);
-      r = Math.round(chan(k, 0) * (1 - f) + chan(k + 1, 0) * f);
-      g = Math.round(chan(k, 1) * (1 - f) + chan(k + 1, 1) * f);
-      b = Math.round(chan(k, 2) * (1 - f) + chan(k + 1, 2) * f);
-    }
-    table[i] = (255 << 24 | b << 16 | g << 8 | r) >>> 0;
-  }
-  cache.set(name, table);
-  return table;
-}
-function applyLut(data, out, vmin, vmax, table) {
-  const scale = 255 / Math.max(vmax - vmin, 1e-12);
-  const n = data.length;
-  for (let i = 0; i < n; i++) {
-    let v = (data[i] - vmin) * scale;
-    v = v < 0 ? 0 : v > 255 ? 255 : v;
-    out[i] = table[v | 0];
-  }
-}
-var TYPED = {
-  int8: Int8Array,
-  uint8: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  float32: Float32Array,
-  float64: Float64Array
-};
-function typedPlane(buffer, dtype, count) {
-  const Ctor = TYPED[dtype];
-  if (!Ctor) throw new Error(`unsupported pixel type ${dtype}`);
-  const dv = buffer instanceof DataView ? buffer : new DataView(buffer);
-  const size = (
-    /** @type {any} */
-    Ctor.BYTES_PER_ELEMENT
-  );
-  if (dv.byteLength < count * size) {
-    throw new Error(`plane buffer holds ${dv.byteLength} bytes, expected ${count * size}`);
-  }
-  if (dv.byteOffset % size === 0) return new Ctor(
-    /** @type {ArrayBuffer} */
-    dv.buffer,
-    dv.byteOffset,
-    count
-  );
-  const copy = dv.buffer.slice(dv.byteOffset, dv.byteOffset + count * size);
-  return new Ctor(
-    /** @type {ArrayBuffer} */
-    copy,
-    0,
-    count
-  );
-}
 
 // src/messages.js
 var ERROR_MS = 1e4;
@@ -491,7 +1072,7 @@ var ErrorBar = class {
   }
 };
 function messageHandler(parts) {
-  const { dom, chunks, tracker, sliders, errors } = parts;
+  const { dom, chunks, tracker, sliders, errors, views, metadata } = parts;
   const handlers = {
     plane: (msg, buffers) => onPlane(parts, msg, buffers),
     error: (msg) => {
@@ -504,7 +1085,13 @@ function messageHandler(parts) {
     trace: (msg) => {
       dom.traceStatus.textContent = msg.state === "done" ? `trace: done (${msg.total} time points)` : `trace: ${msg.done}/${msg.total} time points`;
       dom.traceStatus.dataset.state = msg.state;
-    }
+    },
+    summary: (msg, buffers) => {
+      const problem = views ? views.onSummary(msg, buffers) : null;
+      if (problem) errors.show(problem);
+    },
+    metadata: (msg) => metadata?.setMetadata(msg),
+    frame_header: (msg) => metadata?.setHeader(msg)
   };
   return (msg, buffers) => {
     if (!msg || typeof msg !== "object" || !Object.prototype.hasOwnProperty.call(handlers, msg.type)) return;
@@ -514,24 +1101,26 @@ function messageHandler(parts) {
     ](msg, buffers);
   };
 }
-function onPlane({ dom, view, chunks, timing, tracker, sliders, errors, options }, msg, buffers) {
+function onPlane({ dom, view, chunks, timing, tracker, sliders, errors, options, views, metadata, geometry }, msg, buffers) {
   const t0 = performance.now();
-  let data;
-  try {
-    data = typedPlane(buffers[0], msg.dtype, msg.width * msg.height);
-  } catch (err) {
-    errors.show(String(err));
-    return;
-  }
-  const [fullHeight, fullWidth] = Array.isArray(msg.padded) ? msg.padded : [msg.height, msg.width];
-  view.setPlane({ id: msg.id, field: msg.field, time: msg.time, z: msg.z, height: msg.height, width: msg.width, fullHeight, fullWidth, data });
-  view.refreshReadout();
   const where = `field ${msg.field} \xB7 time ${msg.time} \xB7 z ${msg.z}`;
-  dom.status.textContent = where;
-  dom.seconds.textContent = typeof msg.seconds === "number" ? `${msg.seconds.toFixed(3)} s` : "";
-  dom.root.dataset.field = String(msg.field);
-  dom.root.dataset.time = String(msg.time);
-  dom.root.dataset.z = String(msg.z);
+  if (!views || views.showsFrames()) {
+    let data;
+    try {
+      data = typedPlane(buffers[0], msg.dtype, msg.width * msg.height);
+    } catch (err) {
+      errors.show(String(err));
+      return;
+    }
+    const [fullHeight, fullWidth] = Array.isArray(msg.padded) ? msg.padded : [msg.height, msg.width];
+    view.setPlane({ id: msg.id, field: msg.field, time: msg.time, z: msg.z, height: msg.height, width: msg.width, fullHeight, fullWidth, data });
+    view.refreshReadout();
+    dom.status.textContent = where;
+    dom.seconds.textContent = typeof msg.seconds === "number" ? `${msg.seconds.toFixed(3)} s` : "";
+    dom.root.dataset.field = String(msg.field);
+    dom.root.dataset.time = String(msg.time);
+    dom.root.dataset.z = String(msg.z);
+  }
   dom.root.dataset.requestId = String(msg.id);
   const now = performance.now();
   const seen = Number(msg.seen) || 0;
@@ -543,8 +1132,148 @@ function onPlane({ dom, view, chunks, timing, tracker, sliders, errors, options 
   }
   if (msg.block) chunks.setCurrent(msg.block[0], msg.block[1]);
   if (options) options.planeShown(msg.field, msg.z);
+  geometry?.highlight(msg.field);
+  metadata?.pageShown(msg);
   sliders.planeDrawn();
 }
+
+// src/metadata.js
+var HEADER_MS = 200;
+function row(key, value) {
+  const div = document.createElement("div");
+  div.className = "six-meta-row";
+  div.dataset.key = key;
+  const k = document.createElement("span");
+  k.className = "six-meta-key";
+  k.textContent = key;
+  const v = document.createElement("span");
+  v.className = "six-meta-value";
+  v.textContent = value;
+  div.append(k, v);
+  return div;
+}
+var MetadataPanel = class {
+  /**
+   * @param {Object} parts
+   * @param {import("./dom.js").Dom} parts.dom
+   * @param {import("./listen.js").Listeners} parts.listeners
+   * @param {(msg: import("./types.js").ToPython) => void} parts.send
+   * @param {() => Page} parts.position  the sliders' page, before any plane arrived
+   */
+  constructor({ dom, listeners, send, position }) {
+    this.dom = dom;
+    this.send = send;
+    this.position = position;
+    this.asked = false;
+    this.rows = [];
+    this.headerRows = [];
+    this.headerFor = "";
+    this.page = null;
+    this.lastHeaderAt = 0;
+    this.timer = null;
+    listeners.onDom(dom.metadata, "toggle", () => {
+      if (!dom.metadata.open) return;
+      if (!this.asked) {
+        this.asked = true;
+        dom.metadataNote.textContent = "reading\u2026";
+        send({ type: "metadata" });
+      }
+      this.pageShown(this.page ?? position());
+      dom.metadataSearch.focus({ preventScroll: true });
+    });
+    listeners.onDom(dom.metadataSearch, "input", () => this.filter());
+  }
+  destroy() {
+    if (this.timer) clearTimeout(this.timer);
+  }
+  /** @param {import("./types.js").MetadataMessage} msg */
+  setMetadata(msg) {
+    const { dom } = this;
+    const sections = /* @__PURE__ */ new Map();
+    dom.metadataList.replaceChildren();
+    this.rows = [];
+    for (const [section, key, value] of msg.entries) {
+      let box = sections.get(section);
+      if (!box) {
+        box = document.createElement("div");
+        box.className = "six-meta-section";
+        box.dataset.section = section;
+        const h2 = document.createElement("h5");
+        h2.textContent = section;
+        box.append(h2);
+        sections.set(section, box);
+        dom.metadataList.append(box);
+      }
+      const r = row(key, value);
+      box.append(r);
+      this.rows.push([r, `${key} ${value}`.toLowerCase()]);
+    }
+    dom.metadataNote.textContent = msg.note;
+    this.filter();
+  }
+  /** @param {import("./types.js").FrameHeaderMessage} msg */
+  setHeader(msg) {
+    const { dom } = this;
+    dom.frameHeaderTitle.textContent = `frame header \xB7 field ${msg.field} \xB7 time ${msg.time} \xB7 z ${msg.z}`;
+    dom.frameHeader.dataset.page = `${msg.field},${msg.time},${msg.z}`;
+    const rows = msg.entries.map(([k, v]) => (
+      /** @type {[HTMLElement, string]} */
+      [row(k, v), `${k} ${v}`.toLowerCase()]
+    ));
+    dom.frameHeader.replaceChildren(...rows.map(([r]) => r));
+    if (msg.note) {
+      const note = document.createElement("div");
+      note.className = "six-dim";
+      note.textContent = msg.note;
+      dom.frameHeader.append(note);
+    }
+    this.headerRows = rows;
+    this.filter();
+  }
+  /** A plane of `page` was shown: its header is asked for while the panel is open. @param {Page} page */
+  pageShown(page) {
+    this.page = { field: page.field, time: page.time, z: page.z };
+    if (!this.dom.metadata.open) return;
+    const { field, time, z } = page;
+    const key = `${field},${time},${z}`;
+    if (key === this.headerFor) return;
+    const wait = this.lastHeaderAt + HEADER_MS - performance.now();
+    if (wait > 0) {
+      if (!this.timer) {
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          if (this.page) this.pageShown(this.page);
+        }, wait);
+      }
+      return;
+    }
+    this.headerFor = key;
+    this.lastHeaderAt = performance.now();
+    this.send({ type: "frame_header", field, time, z });
+  }
+  /** Show the rows whose key or value holds every word typed (case-insensitive). */
+  filter() {
+    const { dom } = this;
+    const words = dom.metadataSearch.value.toLowerCase().split(/\s+/).filter(Boolean);
+    let shown = 0;
+    for (const [r, text] of this.rows) {
+      const hit = words.every((w) => text.includes(w));
+      r.hidden = !hit;
+      if (hit) shown++;
+    }
+    for (const box of dom.metadataList.children) {
+      const el = (
+        /** @type {HTMLElement} */
+        box
+      );
+      el.hidden = !el.querySelector(".six-meta-row:not([hidden])");
+    }
+    for (const [r, text] of this.headerRows) r.hidden = !words.every((w) => text.includes(w));
+    const total = this.rows.length;
+    dom.metadataCount.textContent = words.length ? `${shown.toLocaleString("en-US")} of ${total.toLocaleString("en-US")} keys` : `${total.toLocaleString("en-US")} keys`;
+    dom.metadata.dataset.shown = String(shown);
+  }
+};
 
 // src/options.js
 var Options = class {
@@ -675,9 +1404,9 @@ var Options = class {
   }
   syncTimeline() {
     const { dom, model } = this;
-    const count = Number(model.get("aux_count") || 0);
-    dom.auxLabel.hidden = count === 0;
-    dom.auxLabel.title = `${count} aux trigger times as ticks on the trace`;
+    const count2 = Number(model.get("aux_count") || 0);
+    dom.auxLabel.hidden = count2 === 0;
+    dom.auxLabel.title = `${count2} aux trigger times as ticks on the trace`;
     dom.auxToggle.checked = Boolean(model.get("show_aux"));
     dom.timelineNote.textContent = model.get("timeline_note") || "";
   }
@@ -854,12 +1583,14 @@ var PlaneView = class {
    * @param {string} colormap
    * @param {number} vmin
    * @param {number} vmax
+   * @param {boolean} [draw]  false: the next image is drawn with it, not the one on screen
    */
-  setDisplay(colormap, vmin, vmax) {
+  setDisplay(colormap, vmin, vmax, draw = true) {
+    const same = colormap === this.colormap && vmin === this.vmin && vmax === this.vmax;
     this.colormap = colormap;
     this.vmin = vmin;
     this.vmax = vmax;
-    if (this.plane) this.render();
+    if (draw && !same && this.plane) this.render();
   }
   /** Recolour the current plane and draw it with the current zoom and pan. */
   render() {
@@ -867,6 +1598,7 @@ var PlaneView = class {
     applyLut(this.plane.data, new Uint32Array(this.image.data.buffer), this.vmin, this.vmax, lut(this.colormap));
     this.bctx.putImageData(this.image, 0, 0);
     this.paint();
+    this.callbacks.onRender?.(this.plane.data, this.vmin, this.vmax);
   }
   paint() {
     const { zoom, panX, panY } = this.view;
@@ -1058,7 +1790,9 @@ var PlaneView = class {
       return;
     }
     this.lastCursor = [y, x];
-    this.callbacks.onCursor(`y ${y}, x ${x}, value ${p.data[y * p.width + x]}`);
+    const v = p.data[y * p.width + x];
+    const text = Number.isInteger(v) ? String(v) : Number(v.toPrecision(5)).toString();
+    this.callbacks.onCursor(`y ${y}, x ${x}, value ${text}`);
   }
   /** Refresh the readout after the plane under a still cursor changed. */
   refreshReadout() {
@@ -1563,12 +2297,47 @@ function render({ model, el }) {
     onZoom: (zoom) => {
       dom.zoom.textContent = `\xD7${zoom < 10 ? zoom.toFixed(1).replace(/\.0$/, "") : Math.round(zoom)}`;
       dom.stage.dataset.zoom = String(zoom);
+    },
+    onRender: (data, vmin, vmax) => histogram.update(data, vmin, vmax)
+  });
+  const showWindow = (vmin, vmax) => {
+    dom.vmin.value = String(vmin);
+    dom.vmax.value = String(vmax);
+  };
+  const histogram = new Histogram(dom.histogram, dom.histogramCanvas, dom.histogramText, (vmin, vmax, done) => {
+    view.setDisplay(view.colormap, vmin, vmax);
+    showWindow(vmin, vmax);
+    if (done) {
+      send({ type: "config", key: "vmin", value: vmin });
+      send({ type: "config", key: "vmax", value: vmax });
     }
   });
   const timing = new TimingPanel(dom.timing, dom.timingText, dom.timingChart);
   const chunks = new ChunkMap(dom.chunkMap, dom.chunkCanvas, dom.legend, dom.chunkText);
   const traceImage = new TraceImage({ model, dom, listeners, send, timeShown: () => sliders.pos.time });
-  const sliders = new Sliders({ model, dom, listeners, tracker, send, onTime: () => traceImage.placeMarker() });
+  const sliders = new Sliders({
+    model,
+    dom,
+    listeners,
+    tracker,
+    send,
+    onTime: () => {
+      traceImage.placeMarker();
+      views.backToFrame();
+    }
+  });
+  const views = new Views({
+    model,
+    dom,
+    listeners,
+    view,
+    send,
+    showWindow,
+    position: () => sliders.pos,
+    requestFrame: () => sliders.request()
+  });
+  const metadata = new MetadataPanel({ dom, listeners, send, position: () => sliders.pos });
+  const geometry = new RoiGeometry({ model, dom, listeners, select: (field) => sliders.moveTo("field", field) });
   const syncFileNote = () => {
     dom.fileNote.textContent = model.get("file_note") || "";
   };
@@ -1576,7 +2345,7 @@ function render({ model, el }) {
   const options = new Options({ model, dom, listeners, view, send });
   options.syncFollow();
   const errors = new ErrorBar(dom, listeners, () => options.syncAll());
-  listeners.onModel("msg:custom", messageHandler({ dom, view, chunks, timing, tracker, sliders, errors, options }));
+  listeners.onModel("msg:custom", messageHandler({ dom, view, chunks, timing, tracker, sliders, errors, options, views, metadata, geometry }));
   sliders.syncRanges();
   syncFileNote();
   options.syncAll();
@@ -1584,12 +2353,17 @@ function render({ model, el }) {
   view.setRoi(model.get("roi"));
   traceImage.sync();
   sliders.setPlaying(Boolean(model.get("playing")));
+  geometry.sync();
+  geometry.highlight(sliders.pos.field);
   sliders.request();
+  views.resume();
   return () => {
     sliders.destroy();
     errors.destroy();
     tracker.destroy();
     traceImage.destroy();
+    histogram.destroy();
+    metadata.destroy();
     listeners.removeAll();
     view.destroy();
     dom.root.remove();
