@@ -13,30 +13,19 @@ import base64
 import http.client
 import http.cookies
 import os
-import queue
 import re
-import signal
-import subprocess
 import sys
-import threading
 import urllib.parse
 
 import pytest
 
 from .conftest import HOSTPIXELCORR
-from .explorer.browser import jupyter_env
+from .explorer.browser import ServedApp, jupyter_env
 
 pytestmark = pytest.mark.slow
 
-URL = re.compile(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)")
 # What the page carries once the notebook ran: the widget's view and the explorer's repr.
 APP_MARKERS = ("application/vnd.jupyter.widget-view+json", "si_explorer")
-
-
-def _lines(stream, into: queue.Queue) -> None:
-    for line in iter(stream.readline, ""):
-        into.put(line)
-    into.put(None)
 
 
 @pytest.fixture(scope="module")
@@ -45,28 +34,11 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("token-app")
     env = jupyter_env(root, {"PYTHONUNBUFFERED": "1"})
     command = [sys.executable, "-m", "si_explorer.cli", "view", str(HOSTPIXELCORR), "--no-browser"]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    out: queue.Queue = queue.Queue()
-    threading.Thread(target=_lines, args=(process.stdout, out), daemon=True).start()
-    err: list[str] = []
-    threading.Thread(
-        target=lambda: err.extend(iter(process.stderr.readline, "")), daemon=True
-    ).start()
+    app = ServedApp(command, env=env)
     try:
-        line = out.get(timeout=180)
-        assert line is not None, f"si-explorer view exited: {''.join(err)[-3000:]}"
-        match = URL.search(line)
-        assert match, f"no tokenised URL in {line!r}"
-        yield int(match.group(1)), match.group(2), err
+        yield app.port, app.token, app.err
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        app.stop()
 
 
 def get(port, path, headers=None, timeout=120):

@@ -11,6 +11,8 @@ import functools
 import http.server
 import json
 import os
+import queue
+import re
 import secrets
 import shutil
 import signal
@@ -292,6 +294,56 @@ def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(5)
+
+
+class ServedApp:
+    """``si-explorer view|demo ...`` started as a user starts it, until it prints its URL.
+
+    ``url`` (with the token), ``port``, ``token`` and the printed ``line``; ``err`` collects
+    stderr (si-explorer's and Voila's log) as it comes. :meth:`stop` sends Ctrl-C, as the
+    printed line tells the user, and returns the exit code.
+    """
+
+    URL = re.compile(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)")
+
+    def __init__(self, command: list[str], *, env: dict, cwd=None, timeout: float = 180):
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.err: list[str] = []
+        lines: queue.Queue = queue.Queue()
+
+        def read_stdout() -> None:
+            for line in iter(self.process.stdout.readline, ""):
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=read_stdout, daemon=True).start()
+        threading.Thread(
+            target=lambda: self.err.extend(iter(self.process.stderr.readline, "")), daemon=True
+        ).start()
+        try:
+            line = lines.get(timeout=timeout)
+            assert line is not None, f"{' '.join(command[-3:])} exited:\n{self.stderr()}"
+            match = self.URL.search(line)
+            assert match, f"no tokenised URL in {line!r}:\n{self.stderr()}"
+        except BaseException:
+            self.stop()
+            raise
+        self.line, self.url = line, match.group(0)
+        self.port, self.token = int(match.group(1)), match.group(2)
+
+    def stderr(self, tail: int = 4000) -> str:
+        return "".join(self.err)[-tail:]
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+            raise
 
 
 def write_notebook(path: Path, cells: list[str]) -> Path:

@@ -15,25 +15,21 @@ for the downloads (building the venv still takes a minute or two).
 from __future__ import annotations
 
 import os
-import queue
 import re
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from ..conftest import HOSTPIXELCORR
-from .browser import REPO
+from .browser import REPO, ServedApp
 from .conftest import require_browser
 from .e2e import check_plane, role
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-URL = re.compile(r"http://127\.0\.0\.1:\d+/\?token=[\w-]{40,}")
 # Voila's error page says "500 : Internal Server Error"; the explorer never shows either.
 SERVER_ERROR = re.compile(r"\b500\s*:|Internal Server Error")
 # Settings of the test run that a new user's shell would not have.
@@ -129,55 +125,16 @@ def new_user_env(venv: Path, home: Path) -> dict:
     return env
 
 
-def _lines(stream, into: queue.Queue) -> None:
-    for line in iter(stream.readline, ""):
-        into.put(line)
-    into.put(None)
+def serve(venv: Path, home: Path, *args: str) -> ServedApp:
+    """``si-explorer ...`` from the venv, as a new user in ``home`` runs it."""
+    command = [str(venv / "bin" / "si-explorer"), *args, "--no-browser"]
+    # The first start builds matplotlib's font cache in the new HOME: minutes on a slow disk.
+    served = ServedApp(command, env=new_user_env(venv, home), cwd=home, timeout=300)
+    assert len(served.token) >= 40, served.line
+    return served
 
 
-class Served:
-    """``si-explorer ...`` running from the venv; ``url`` once it printed one."""
-
-    def __init__(self, venv: Path, home: Path, *args: str):
-        self.process = subprocess.Popen(
-            [str(venv / "bin" / "si-explorer"), *args, "--no-browser"],
-            cwd=home,
-            env=new_user_env(venv, home),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.err: list[str] = []
-        out: queue.Queue = queue.Queue()
-        threading.Thread(target=_lines, args=(self.process.stdout, out), daemon=True).start()
-        threading.Thread(
-            target=lambda: self.err.extend(iter(self.process.stderr.readline, "")), daemon=True
-        ).start()
-        try:
-            line = out.get(timeout=300)  # matplotlib builds its font cache in the new HOME
-            assert line is not None, f"si-explorer {args[0]} exited:\n{self.stderr()}"
-            match = URL.search(line)
-            assert match, f"no tokenised URL in {line!r}:\n{self.stderr()}"
-        except BaseException:
-            self.stop()
-            raise
-        self.url = match.group(0)
-        self.line = line
-
-    def stderr(self) -> str:
-        """si-explorer's and Voila's own log (Voila inherits si-explorer's stderr)."""
-        return "".join(self.err)[-4000:]
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)  # Ctrl-C, as the printed line says
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-
-
-def open_explorer(page, served: Served) -> None:
+def open_explorer(page, served: ServedApp) -> None:
     """Open the printed URL and wait for the explorer, failing at once on a server error."""
     response = page.goto(served.url, timeout=180_000)
     assert response is not None and response.status == 200, (
@@ -190,7 +147,7 @@ def open_explorer(page, served: Served) -> None:
     assert explorer.count() == 1
 
 
-def check_at_time_zero(page, served: Served, stack) -> None:
+def check_at_time_zero(page, served: ServedApp, stack) -> None:
     check_plane(page, stack, 0, 0, 0, timeout=120_000)
     for slider in ("time-slider", "z-slider"):
         assert role(page, slider).input_value() == "0"
@@ -207,12 +164,12 @@ def test_demo_from_a_fresh_install_shows_the_explorer(
     import si_explorer
 
     home = tmp_path / "home"
-    served = Served(fresh_venv, home, "demo")
+    served = serve(fresh_venv, home, "demo")
     try:
         # cli.py puts the demo under $XDG_CACHE_HOME, else ~/.cache: here, the new HOME.
         demo = home / ".cache" / "si-explorer" / "demo" / "demo_00001_00001.tif"
         assert demo.exists(), f"no demo at {demo}:\n{served.stderr()}"
-        assert "writing the demo acquisition" in served.stderr()
+        assert "writing the demo acquisition" in served.stderr(tail=10**6)
         page = new_page()
         with live_screenshot(page), si_explorer.open(demo) as stack:
             open_explorer(page, served)
@@ -227,7 +184,7 @@ def test_view_from_a_fresh_install_shows_a_real_scanimage_file(
 ):
     import si_explorer
 
-    served = Served(fresh_venv, tmp_path / "home", "view", str(HOSTPIXELCORR))
+    served = serve(fresh_venv, tmp_path / "home", "view", str(HOSTPIXELCORR))
     try:
         assert str(HOSTPIXELCORR) in served.line
         page = new_page()

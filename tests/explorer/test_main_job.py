@@ -9,25 +9,15 @@ one fast, selects a ROI and sees its trace. The screenshot taken at the end is t
 from __future__ import annotations
 
 import os
-import queue
-import re
-import signal
-import subprocess
 import sys
-import threading
 
 import pytest
 
+from .browser import ServedApp
 from .conftest import ARTIFACTS
 from .e2e import check_plane, drag_roi, poll, role, trace_pixels, wait_trace_done
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def lines_of(stream, into: queue.Queue) -> None:
-    for line in iter(stream.readline, ""):
-        into.put(line)
-    into.put(None)
 
 
 def test_si_explorer_demo_serves_a_working_explorer(new_page, live_screenshot, tmp_path):
@@ -35,21 +25,11 @@ def test_si_explorer_demo_serves_a_working_explorer(new_page, live_screenshot, t
 
     env = dict(os.environ, SI_EXPLORER_DEMO_DIR=str(tmp_path / "demo"), PYTHONUNBUFFERED="1")
     command = [sys.executable, "-m", "si_explorer.cli", "demo", "--no-browser"]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    out: queue.Queue = queue.Queue()
-    threading.Thread(target=lines_of, args=(process.stdout, out), daemon=True).start()
-    err_lines: list[str] = []
-    threading.Thread(
-        target=lambda: err_lines.extend(iter(process.stderr.readline, "")), daemon=True
-    ).start()
+    app = ServedApp(command, env=env, timeout=240)
     try:
-        line = out.get(timeout=240)
-        assert line is not None, f"si-explorer demo exited: {''.join(err_lines)[-2000:]}"
-        # The app requires the random token the printed URL carries (tests/test_app_token.py).
-        url = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]{40,}", line).group(0)
-        stderr = "".join(err_lines)
+        url = app.url
+        assert len(app.token) >= 40  # the app requires it (tests/test_app_token.py)
+        stderr = app.stderr(tail=100_000)
         assert "writing the demo acquisition" in stderr and "100%" in stderr  # progress shown
         demo = tmp_path / "demo" / "demo_00001_00001.tif"
         assert demo.exists() and not (tmp_path / "demo" / "partial" / demo.name).exists()
@@ -87,11 +67,6 @@ def test_si_explorer_demo_serves_a_working_explorer(new_page, live_screenshot, t
             page.screenshot(path=str(ARTIFACTS / "explorer.png"))
         stack.close()
     finally:
-        process.send_signal(signal.SIGINT)  # Ctrl-C, as the printed line tells the user
-        try:
-            code = process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-    assert code == 0, "".join(err_lines)[-2000:]
-    assert "Traceback" not in "".join(err_lines)
+        code = app.stop()  # Ctrl-C, as the printed line tells the user
+    assert code == 0, app.stderr(2000)
+    assert "Traceback" not in app.stderr(tail=100_000)
