@@ -366,3 +366,16 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
     }
     path.write_text(json.dumps(nb))
     return path
+
+
+def explorer_notebook(path: Path, recording) -> Path:
+    """A notebook whose one cell shows the explorer on ``recording``, as a user writes it."""
+    return write_notebook(
+        path, [f"import si_explorer\nex = si_explorer.Explorer({json.dumps(str(recording))})\nex"]
+    )
+
+
+def goto_explorer(page, url: str, timeout_ms: int = 120_000) -> None:
+    """Open a served notebook and wait until the explorer shows."""
+    page.goto(url, timeout=timeout_ms)
+    page.wait_for_selector('[data-role="si-explorer"]', timeout=timeout_ms)

@@ -7,11 +7,9 @@ figure. Voila lets keys through, so the sliders are moved with the keyboard here
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from .browser import voila_server, write_notebook
+from .browser import explorer_notebook, goto_explorer, voila_server
 from .e2e import check_plane, drag_roi, poll, role, trace_pixels, wait_trace_done
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -31,15 +29,11 @@ def test_voila_sliders_roi_and_trace(new_page, live_screenshot, acquisition, tmp
 
     path = str(acquisition.paths[0])
     stack = si_explorer.open(path)
-    nb = write_notebook(
-        tmp_path / "explore.ipynb",
-        [f"import si_explorer\nex = si_explorer.Explorer({json.dumps(path)})\nex"],
-    )
+    nb = explorer_notebook(tmp_path / "explore.ipynb", path)
     with voila_server(nb, nodelay=True) as (url, log):
         page = new_page()
         with live_screenshot(page):
-            page.goto(url, timeout=120_000)
-            page.wait_for_selector('[data-role="si-explorer"]', timeout=120_000)
+            goto_explorer(page, url)
             check_plane(page, stack, 0, 0, 0)
 
             # Each slider, as a user moves it (keyboard on the focused range input).

@@ -11,12 +11,10 @@ screenshot: the demo's local correlation image with a cell's trace.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from .browser import voila_server, write_notebook
+from .browser import explorer_notebook, goto_explorer, voila_server
 from .conftest import ARTIFACTS
 from .e2e import (
     canvas_rgba,
@@ -70,15 +68,11 @@ def test_voila_summaries_histogram_metadata_and_roi_geometry(
 
     path = str(acquisition.paths[0])
     stack = si_explorer.open(path)
-    nb = write_notebook(
-        tmp_path / "explore.ipynb",
-        [f"import si_explorer\nex = si_explorer.Explorer({json.dumps(path)})\nex"],
-    )
+    nb = explorer_notebook(tmp_path / "explore.ipynb", path)
     with voila_server(nb, nodelay=True) as (url, log):
         page = new_page(viewport=(1400, 1400))
         with live_screenshot(page):
-            page.goto(url, timeout=120_000)
-            page.wait_for_selector('[data-role="si-explorer"]', timeout=120_000)
+            goto_explorer(page, url)
             check_plane(page, stack, 0, 0, 0)
 
             # The two scanfields, the field shown highlighted; a click shows the other field.
@@ -194,15 +188,11 @@ def test_voila_demo_local_correlation_screenshot(new_page, live_screenshot, demo
     # The brightest cell of the correlation image, for a ROI around it.
     y, x = np.unravel_index(np.argmax(corr[8:-8, 8:-8]), corr[8:-8, 8:-8].shape)
     y, x = int(y) + 8, int(x) + 8
-    nb = write_notebook(
-        tmp_path / "demo.ipynb",
-        [f"import si_explorer\nex = si_explorer.Explorer({json.dumps(path)})\nex"],
-    )
+    nb = explorer_notebook(tmp_path / "demo.ipynb", path)
     with voila_server(nb, nodelay=True) as (url, log):
         page = new_page(viewport=(1000, 1000))
         with live_screenshot(page):
-            page.goto(url, timeout=120_000)
-            page.wait_for_selector('[data-role="si-explorer"]', timeout=120_000)
+            goto_explorer(page, url)
             check_plane(page, stack, 0, 0, 0)
             role(page, "z-slider").fill(str(z))
             check_plane(page, stack, 0, 0, z)

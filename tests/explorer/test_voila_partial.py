@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from .browser import voila_server, write_notebook
+from .browser import goto_explorer, voila_server, write_notebook
 from .e2e import check_plane, role
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,8 +39,7 @@ def test_voila_waits_for_the_first_volume_then_follows(new_page, live_screenshot
     with voila_server(nb, nodelay=True) as (url, log):
         page = new_page()
         with live_screenshot(page):
-            page.goto(url, timeout=120_000)
-            page.wait_for_selector('[data-role="si-explorer"]', timeout=120_000)
+            goto_explorer(page, url)
             from playwright.sync_api import expect
 
             expect(role(page, "status")).to_have_text(

@@ -8,12 +8,10 @@ headers are read in the background, and checking it draws their ticks on the ipy
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from .browser import voila_server, write_notebook
+from .browser import explorer_notebook, goto_explorer, voila_server
 from .e2e import canvas_rgba, check_plane, colour_mask, expected_gray, poll, role
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,15 +43,11 @@ def test_voila_bidi_manual_offset_and_aux_ticks(new_page, live_screenshot, acqui
 
     path = str(acquisition.paths[0])
     stack = si_explorer.open(path)
-    nb = write_notebook(
-        tmp_path / "explore.ipynb",
-        [f"import si_explorer\nex = si_explorer.Explorer({json.dumps(path)})\nex"],
-    )
+    nb = explorer_notebook(tmp_path / "explore.ipynb", path)
     with voila_server(nb, nodelay=True) as (url, log):
         page = new_page()
         with live_screenshot(page):
-            page.goto(url, timeout=120_000)
-            page.wait_for_selector('[data-role="si-explorer"]', timeout=120_000)
+            goto_explorer(page, url)
             check_plane(page, stack, 0, 0, 0)
             role(page, "time-slider").fill("7")
             check_plane(page, stack, 0, 7, 0)
