@@ -72,8 +72,10 @@ class TraceSession:
         self.timeline: TimelineView | None = None
         self._nominal = seconds
         self._z = 0
-        #: The trace read so far (NaN where not read yet), or None without a selection.
+        #: The trace read so far (NaN where not read yet), or None without a selection, and
+        #: the job (selection, field, z) it is the trace of.
         self.values: np.ndarray | None = None
+        self._values_job: TraceJob | None = None
         #: Set once the current trace is read to the end.
         self.done = threading.Event()
         self._active = False
@@ -119,7 +121,7 @@ class TraceSession:
         """No selection: stop reading and show the empty figure."""
         self._active = False
         self._loader.cancel()
-        self.values = None
+        self.values, self._values_job = None, None
         self.figure.clear()
         self.refresh_png(force=True)
 
@@ -203,18 +205,26 @@ class TraceSession:
             self.apply_axis(n, redraw=False)
         values = np.full(n, np.nan)
         old = self.values
-        if t_from and old is not None and len(old) >= t_from and np.isfinite(old[:t_from]).all():
+        if (
+            t_from
+            and job == self._values_job
+            and old is not None
+            and len(old) >= t_from
+            and np.isfinite(old[:t_from]).all()
+        ):
             # Extended after the file grew: the values read before stay.
             values[:t_from] = old[:t_from]
         else:
-            # A new trace, or an extension whose earlier values a replaced job never finished
-            # reading (jobs end on another thread than the one that replaces them): from 0.
+            # A new trace, or an extension whose earlier values are not this job's: a replaced
+            # job never finished reading them (jobs end on another thread than the one that
+            # replaces them), or they are another plane's (a growth noticed on the follower's
+            # thread extends the z just selected while the old z's trace was complete): from 0.
             t_from = 0
             # The marker only moves with the time slider; a new trace starts it at the time
             # shown.
             self.figure.set_marker(self._time_shown(), redraw=False)
             self.figure.begin(trace_label(job))
-        self.values = values
+        self.values, self._values_job = values, job
         self._send(trace_message("reading", t_from, n))
         return t_from
 

@@ -116,6 +116,43 @@ def test_a_plane_not_at_the_end_stays_where_it_is(growing):
         ex.close()
 
 
+def test_a_growth_seen_after_another_z_was_chosen_reads_that_z_from_the_start(growing):
+    """The follower's thread notices growth while the kernel's thread switches z: the trace
+    of the old z was complete, the extension is asked for the new z. Its first values must be
+    read again, not kept from the old z (the race test_follow_mode_tracks_a_writer_thread
+    used to lose now and then)."""
+    import si_explorer
+    from si_explorer.explorer.trace_session import TraceSession
+
+    files, path, append = growing
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncatedFileWarning)
+        stack = si_explorer.open(path)
+    errors = []
+    session = TraceSession(
+        "image",
+        stack.shape[1],
+        stack.time_seconds,
+        send=lambda message: None,
+        show_error=errors.append,
+        time_shown=lambda: 0,
+        publish_png=lambda png, geometry: None,
+    )
+    try:
+        session.start(stack, (5, 6), 0, 0)
+        assert wait_for(session.done.is_set)
+        old = stack.shape[1]
+        append(10**9)
+        assert stack.refresh() > 0
+        session.grew(stack, (5, 6), 0, 2, old)  # z 2 chosen; z 0's trace was complete
+        assert wait_for(session.done.is_set) and errors == []
+        truth = [files.expected(0, t, 2)[5, 6] for t in range(files.shape[1])]
+        np.testing.assert_array_equal(session.values, truth)
+    finally:
+        session.close()
+        stack.close()
+
+
 def test_follow_mode_tracks_a_writer_thread(growing):
     """The writer appends in random steps; the browser asks for the newest plane as a user
     watching the acquisition would. Every plane served equals the complete file's."""
