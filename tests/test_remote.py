@@ -51,6 +51,7 @@ class RangeServer:
         self.lock = threading.Lock()
         self.requests = 0
         self.bytes = 0
+        self.in_flight = self.most_in_flight = 0  # GETs waiting out the latency at once
         self.log: list[tuple[str, str, str | None]] = []
         server = self
 
@@ -109,7 +110,12 @@ class RangeServer:
 
             def do_GET(self):
                 if server.latency:
+                    with server.lock:
+                        server.in_flight += 1
+                        server.most_in_flight = max(server.most_in_flight, server.in_flight)
                     time.sleep(server.latency)
+                    with server.lock:
+                        server.in_flight -= 1
                 if server.stall:
                     time.sleep(server.stall)
                 if self._refused():
@@ -168,7 +174,7 @@ class RangeServer:
 
     def reset(self) -> None:
         with self.lock:
-            self.requests = self.bytes = 0
+            self.requests = self.bytes = self.most_in_flight = 0
             self.log.clear()
 
     def close(self) -> None:
@@ -256,10 +262,16 @@ def test_http_stack_equals_local(http, name, tmp_path, monkeypatch):
 def test_http_open_and_reads_are_few_requests(http):
     server, root, files = http
     url = url_of(server, files, "big")
-    stack = si_explorer.open(url)
+    server.latency = 0.02
+    try:
+        stack = si_explorer.open(url)
+    finally:
+        server.latency = 0.0
     assert stack.shape[1] == 100_000
     assert server.requests <= 40, server.log
     assert server.bytes <= 4 << 20
+    # The sampled IFDs of the stride check are fetched together, not one round trip each.
+    assert server.most_in_flight >= 16, server.most_in_flight
     server.reset()
     plane = stack[0, 77_777, 0]
     assert plane.shape == (256, 256)

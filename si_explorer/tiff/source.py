@@ -73,6 +73,10 @@ class ByteSource(abc.ABC):
         cache."""
         return None if self.version is None else self.name
 
+    def prefetch(self, offsets, sizes) -> None:  # noqa: B027 - local reads need no warning
+        """Hint: these ranges are about to be read one by one. A source whose every read is a
+        round trip fetches them together; a local file ignores it."""
+
     def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
         """Release what the source holds (descriptors, connections)."""
 
@@ -307,13 +311,12 @@ class RemoteSource(ByteSource):
             return b""
         if end - offset > HEAD_BLOCK:
             return self.read_ranges([offset], [end - offset])[0]
-        first = 0 if offset < HEAD_BLOCK else offset // BLOCK * BLOCK
-        last = HEAD_BLOCK if end <= HEAD_BLOCK else -(-end // BLOCK) * BLOCK
+        first, last = self._block_span(offset, end)
         with self._lock:
             cached = self._head if first == 0 else self._blocks.get(first)
         if cached is not None and first + len(cached) >= end:
             return cached[offset - first : end - first]
-        data = self._fetch([(first, min(last, self.size))])[0]
+        data = self._fetch([(first, last)])[0]
         with self._lock:
             if first == 0:
                 self._head = data
@@ -322,6 +325,47 @@ class RemoteSource(ByteSource):
                 while len(self._blocks) > CACHED_BLOCKS:
                     self._blocks.popitem(last=False)
         return data[offset - first : end - first]
+
+    def _block_span(self, offset: int, end: int) -> tuple[int, int]:
+        """The cached block a small read of ``offset:end`` is served from (the head block, or
+        whole ``BLOCK``-aligned blocks)."""
+        first = 0 if offset < HEAD_BLOCK else offset // BLOCK * BLOCK
+        last = HEAD_BLOCK if end <= HEAD_BLOCK else -(-end // BLOCK) * BLOCK
+        return first, min(last, self.size)
+
+    def prefetch(self, offsets, sizes) -> None:
+        """Fetch the blocks the small reads of these ranges will ask for, as concurrent
+        requests: the stride check of an open reads about 30 sampled IFDs, 30 round trips one
+        by one (measured at 10 ms per request: 0.43 s to open 100,000 pages, 34 requests)."""
+        wanted = {}
+        for offset, size in zip(offsets, sizes):
+            offset, end = int(offset), min(int(offset) + int(size), self.size)
+            if offset >= end or end - offset > HEAD_BLOCK:
+                continue
+            first, last = self._block_span(offset, end)
+            with self._lock:
+                cached = self._head if first == 0 else self._blocks.get(first)
+            if cached is None or first + len(cached) < end:
+                wanted[first] = max(wanted.get(first, last), last)
+        # Blocks close together come in one request, as read_ranges merges ranges.
+        groups: list[list] = []  # [start, end, spans]
+        for first, last in sorted(wanted.items())[:CACHED_BLOCKS]:
+            if groups and first - groups[-1][1] <= MAX_GAP and last - groups[-1][0] <= MAX_REQUEST:
+                groups[-1][1] = max(groups[-1][1], last)
+                groups[-1][2].append((first, last))
+            else:
+                groups.append([first, last, [(first, last)]])
+        fetched = self._fetch([(start, end) for start, end, _ in groups])
+        for (start, _, spans), data in zip(groups, fetched):
+            with self._lock:
+                for first, last in spans:
+                    block = bytes(data[first - start : last - start])
+                    if first == 0:
+                        self._head = block
+                    else:
+                        self._blocks[first] = block
+                while len(self._blocks) > CACHED_BLOCKS:
+                    self._blocks.popitem(last=False)
 
     def head_digest(self, size: int | None = None, fetch: bool = True) -> tuple[int, bytes] | None:
         """``(n, digest)`` of the object's first ``n`` bytes (``size``, else the head block):

@@ -258,6 +258,12 @@ def _verify(
 ) -> StrideLayout | None:
     ifd0 = template.ifd0
     stride = template.stride
+    checked = [*pages, n_pages]  # and the page being written, when there is one
+    ranges = [(ifd0.offset + k * stride, len(ifd0.raw)) for k in checked]
+    ranges += [
+        (offset + k * stride, len(page0)) for k in checked for offset, page0, *_ in template.arrays
+    ]
+    source.prefetch(*zip(*ranges))
     last_next = 0
     for k in pages:
         actual = template.check(source, k, n_pages)
