@@ -88,8 +88,7 @@ def _changing_objects(server: Server, root: pathlib.Path, small, url: str) -> di
     import warnings
 
     import si_explorer
-    from si_explorer.errors import TruncatedFileWarning
-    from si_explorer.tiff.source import ObjectChangedError
+    from si_explorer.errors import ObjectChangedError, TruncatedFileWarning
 
     data = small.paths[0].read_bytes()
     replaced = root / "replaced_00001_00001.tif"
