@@ -293,10 +293,6 @@ def _read_partials(stack, block, kinds, axes) -> tuple[np.ndarray, ...]:
     return _partials_of(stack.read_block(block, zero_copy=True), kinds, axes)
 
 
-#: How the partials of each kind fold together across blocks.
-_FOLDS = {"max": np.maximum, "min": np.minimum}
-
-
 def _fused_pass(source, data, stats, axes) -> tuple[list, list[str]]:
     """The summed partials behind ``stats`` (see :data:`si_explorer.summary.PARTIALS`) as dask
     arrays whose tasks read each block once and reduce it at once: no block is held in memory
@@ -326,8 +322,8 @@ def _fused_pass(source, data, stats, axes) -> tuple[list, list[str]]:
         kind_graph = HighLevelGraph(
             {**graph.layers, key: layer}, {**graph.dependencies, key: {name}}
         )
-        if kind in _FOLDS:
-            dtype, op = data.dtype, _FOLDS[kind]
+        if kind in summary.FOLDS:
+            dtype, op = data.dtype, summary.FOLDS[kind]
         else:
             dtype, op = np.int64 if kind == "sum" and small else np.float64, np.add
         partials = da.Array(kind_graph, key, chunks, dtype)
@@ -451,8 +447,8 @@ def project(source, stat="max", axis="time", *, progress=None, chunks=None):
     results = compute(totals, progress=progress, desc=description, nbytes=source.nbytes)
     count = math.prod(source.shape[a] for a in axes)
     summed = dict(zip(kinds, results))
-    reduced = tuple(summary.finish(name, summed, count) for name in stats)
-    return reduced if several else reduced[0]
+    reduced = summary.finish(stats, summed, count)
+    return tuple(reduced[name] for name in stats) if several else reduced[stats[0]]
 
 
 def _whole_planes(stack, chunks) -> tuple:

@@ -202,25 +202,31 @@ def block_partials(pixels, names, axes=(1,)) -> dict[str, np.ndarray]:
     return {name: out[name] for name in names}
 
 
-def finish(stat: str, totals: dict[str, np.ndarray], count: int) -> np.ndarray:
-    """The statistic ``stat`` of ``count`` time points from its summed partials (any shape
-    ending in (y, x)): max/min as they are, mean and std (population, ddof 0) and local
-    correlation as float64. A pixel whose correlation is undefined (no variation over time,
-    in itself or all its neighbours) gets 0; with no time points every value is NaN."""
-    if stat in ("max", "min"):
-        return totals[stat]
+def finish(stats, totals: dict[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
+    """The statistics ``stats`` of ``count`` time points from their summed partials (any
+    shape ending in (y, x)), by name: max/min as they are, mean and std (population, ddof 0)
+    and local correlation as float64, the mean and std computed once for all. A pixel whose
+    correlation is undefined (no variation over time, in itself or all its neighbours) gets 0;
+    with no time points every mean, std and correlation is NaN."""
+    unknown = set(stats) - set(PARTIALS)
+    if unknown:
+        raise ValueError(f"unknown statistic(s) {sorted(unknown)}")
+    out = {stat: totals[stat] for stat in stats if stat in ("max", "min")}
+    moments = [stat for stat in stats if stat not in out]
+    if not moments:
+        return out
     if count == 0:
-        shape = totals["sum"].shape
-        return np.full(shape, np.nan)
+        return {**out, **{stat: np.full(totals["sum"].shape, np.nan) for stat in moments}}
     mean = totals["sum"] / count
-    if stat == "mean":
-        return mean
-    var = np.maximum(totals["sumsq"] / count - mean * mean, 0.0)
-    std = np.sqrt(var)
-    if stat == "std":
-        return std
-    if stat != "correlation":
-        raise ValueError(f"unknown statistic {stat!r}")
+    out["mean"] = mean
+    if "std" in stats or "correlation" in stats:
+        out["std"] = np.sqrt(np.maximum(totals["sumsq"] / count - mean * mean, 0.0))
+    if "correlation" in stats:
+        out["correlation"] = _local_correlation(totals, count, mean, out["std"])
+    return {stat: out[stat] for stat in stats}
+
+
+def _local_correlation(totals, count: int, mean, std) -> np.ndarray:
     rho = np.zeros(mean.shape)
     neighbours = np.zeros(mean.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -289,37 +295,32 @@ def plane_summaries(
     last = time.monotonic()
     for index in range(math.ceil(frames / step)):
         pixels = blocks.read_block((field, index, z, 0, 0), zero_copy=True)
-        parts = block_partials(pixels, names)
-        _accumulate(totals, parts)
+        accumulate(totals, block_partials(pixels, names))
         done += pixels.shape[1]
         if done < frames and time.monotonic() - last >= interval:
             yield _snapshot(field, z, done, frames, totals)
             last = time.monotonic()
-    if not totals:
-        empty = np.zeros((1, 1, 1, height, width), stack.dtype)
-        totals = {
-            name: part.astype(np.float64) for name, part in block_partials(empty, names).items()
-        }
+    if not done:
+        nothing = np.full((height, width), np.nan, np.float32)
+        yield PlaneSummary(field, z, 0, frames, {stat: nothing for stat in SUMMARIES})
+        return
     yield _snapshot(field, z, done, frames, totals)
 
 
-def _accumulate(totals: dict, parts: dict) -> None:
+#: How partials of each kind fold across blocks (the others add up).
+FOLDS = {"max": np.maximum, "min": np.minimum}
+
+
+def accumulate(totals: dict, parts: dict) -> None:
+    """Fold one block's partials into running ``totals`` (in place; copies on first use)."""
     for name, part in parts.items():
         if name not in totals:
             totals[name] = part.copy()
-        elif name == "max":
-            np.maximum(totals[name], part, out=totals[name])
-        elif name == "min":
-            np.minimum(totals[name], part, out=totals[name])
         else:
-            totals[name] += part
+            FOLDS.get(name, np.add)(totals[name], part, out=totals[name])
 
 
 def _snapshot(field, z, done, total, totals) -> PlaneSummary:
-    images = {}
-    for stat in SUMMARIES:
-        image = finish(stat, totals, done)[0, 0, 0]
-        if done == 0:
-            image = np.full(image.shape, np.nan)
-        images[stat] = image.astype(np.float32)
+    images = finish(SUMMARIES, totals, done)
+    images = {stat: image[0, 0, 0].astype(np.float32) for stat, image in images.items()}
     return PlaneSummary(field, z, done, total, images)

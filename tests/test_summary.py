@@ -47,6 +47,11 @@ def summed(movie, splits):
     return totals
 
 
+def summary_images(totals, count):
+    """The four images of one (field, z) from its summed partials."""
+    return {stat: image[0, 0, 0] for stat, image in finish(SUMMARIES, totals, count).items()}
+
+
 def check_against_references(images, movie):
     reference = np.asarray(movie, np.float64)
     np.testing.assert_allclose(images["mean"], reference.mean(axis=0), rtol=1e-6)
@@ -61,7 +66,7 @@ def check_against_references(images, movie):
 def test_partials_in_any_blocks_give_the_reference_statistics(dtype, splits):
     movie = neuron_movie(dtype=dtype)
     totals = summed(movie, splits)
-    images = {stat: finish(stat, totals, len(movie))[0, 0, 0] for stat in SUMMARIES}
+    images = summary_images(totals, len(movie))
     check_against_references(images, movie)
     # The structure is real: cells correlate with their neighbours, the background does not.
     assert images["correlation"].max() > 0.8 and np.median(images["correlation"]) < 0.3
@@ -74,7 +79,7 @@ def test_float_pixels_and_bright_pixels_with_little_variance():
     bright = (65000 + rng.integers(-3, 4, (150, 12, 10))).astype(np.uint16)  # 64-frame groups
     for movie in (bright, bright.astype(np.float32) / 7):
         totals = summed(movie, [33])
-        images = {stat: finish(stat, totals, len(movie))[0, 0, 0] for stat in SUMMARIES}
+        images = summary_images(totals, len(movie))
         check_against_references(images, movie)
 
 
@@ -82,18 +87,18 @@ def test_flat_pixels_have_zero_correlation_and_no_time_points_give_nan():
     movie = neuron_movie(frames=20)
     movie[:, 5, :] = 1234  # a row that never changes: its pairs are undefined, counted as 0
     totals = summed(movie, [10])
-    corr = finish("correlation", totals, 20)[0, 0, 0]
+    corr = finish(["correlation"], totals, 20)["correlation"][0, 0, 0]
     assert np.isfinite(corr).all() and (corr[5] == 0).all()
     np.testing.assert_allclose(corr, caiman_local_correlations(movie), atol=2e-6)
-    assert (finish("std", totals, 20)[0, 0, 0][5] == 0).all()
-    assert np.isnan(finish("correlation", totals, 0)).all()
+    assert (finish(["std"], totals, 20)["std"][0, 0, 0][5] == 0).all()
+    assert np.isnan(finish(["correlation"], totals, 0)["correlation"]).all()
 
 
 def test_one_pixel_wide_and_single_frame_planes():
     for shape in ((5, 1, 9), (5, 9, 1), (1, 4, 4), (6, 2, 2)):
         movie = neuron_movie(frames=shape[0], height=shape[1], width=shape[2])
         totals = summed(movie, [])
-        images = {stat: finish(stat, totals, shape[0])[0, 0, 0] for stat in SUMMARIES}
+        images = summary_images(totals, shape[0])
         check_against_references(images, movie)
 
 

@@ -318,13 +318,17 @@ class RemoteSource(ByteSource):
             return cached[offset - first : end - first]
         data = self._fetch([(first, last)])[0]
         with self._lock:
-            if first == 0:
-                self._head = data
-            else:
-                self._blocks[first] = data
-                while len(self._blocks) > CACHED_BLOCKS:
-                    self._blocks.popitem(last=False)
+            self._keep_block(first, data)
         return data[offset - first : end - first]
+
+    def _keep_block(self, first: int, data: bytes) -> None:
+        """Cache the block starting at ``first`` (the caller holds the lock)."""
+        if first == 0:
+            self._head = data
+        else:
+            self._blocks[first] = data
+            while len(self._blocks) > CACHED_BLOCKS:
+                self._blocks.popitem(last=False)
 
     def _block_span(self, offset: int, end: int) -> tuple[int, int]:
         """The cached block a small read of ``offset:end`` is served from (the head block, or
@@ -359,13 +363,7 @@ class RemoteSource(ByteSource):
         for (start, _, spans), data in zip(groups, fetched):
             with self._lock:
                 for first, last in spans:
-                    block = bytes(data[first - start : last - start])
-                    if first == 0:
-                        self._head = block
-                    else:
-                        self._blocks[first] = block
-                while len(self._blocks) > CACHED_BLOCKS:
-                    self._blocks.popitem(last=False)
+                    self._keep_block(first, bytes(data[first - start : last - start]))
 
     def head_digest(self, size: int | None = None, fetch: bool = True) -> tuple[int, bytes] | None:
         """``(n, digest)`` of the object's first ``n`` bytes (``size``, else the head block):
